@@ -1,0 +1,3 @@
+module github.com/dockyard/apps/hello
+
+go 1.26

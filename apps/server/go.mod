@@ -1,0 +1,3 @@
+module github.com/dockyard/apps/server
+
+go 1.26

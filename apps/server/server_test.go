@@ -1,0 +1,134 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func TestRoutes(t *testing.T) {
+	tests := []struct {
+		name      string
+		method    string
+		path      string
+		draining  bool
+		wantCode  int
+		wantBody  string
+		wantAllow string
+	}{
+		{name: "hello counts from one", method: "GET", path: "/", wantCode: 200, wantBody: "Hello, World! Counter: 1\n"},
+		{name: "HEAD on hello is allowed", method: "HEAD", path: "/", wantCode: 200},
+		{name: "POST on hello", method: "POST", path: "/", wantCode: 405, wantAllow: "GET, HEAD"},
+		{name: "PUT on hello", method: "PUT", path: "/", wantCode: 405, wantAllow: "GET, HEAD"},
+		{name: "DELETE on hello", method: "DELETE", path: "/", wantCode: 405, wantAllow: "GET, HEAD"},
+		{name: "liveness", method: "GET", path: "/healthz", wantCode: 200, wantBody: "ok\n"},
+		{name: "liveness while draining", method: "GET", path: "/healthz", draining: true, wantCode: 200, wantBody: "ok\n"},
+		{name: "readiness", method: "GET", path: "/readyz", wantCode: 200, wantBody: "ok\n"},
+		{name: "readiness while draining", method: "GET", path: "/readyz", draining: true, wantCode: 503, wantBody: "shutting down\n"},
+		{name: "POST on readiness", method: "POST", path: "/readyz", wantCode: 405, wantAllow: "GET, HEAD"},
+		{name: "unknown path", method: "GET", path: "/nope", wantCode: 404},
+		{name: "path under root is not root", method: "GET", path: "/index.html", wantCode: 404},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &Server{}
+			if tt.draining {
+				s.StartDraining()
+			}
+			rec := httptest.NewRecorder()
+			NewHandler(s).ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, nil))
+
+			if rec.Code != tt.wantCode {
+				t.Fatalf("%s %s: status %d, want %d", tt.method, tt.path, rec.Code, tt.wantCode)
+			}
+			if tt.wantBody != "" && rec.Body.String() != tt.wantBody {
+				t.Errorf("body %q, want %q", rec.Body.String(), tt.wantBody)
+			}
+			if got := rec.Header().Get("Allow"); got != tt.wantAllow {
+				t.Errorf("Allow %q, want %q", got, tt.wantAllow)
+			}
+		})
+	}
+}
+
+func TestCounterIgnoresProbesAndRejectedMethods(t *testing.T) {
+	s := &Server{}
+	h := NewHandler(s)
+	for _, r := range []struct{ method, path string }{
+		{"GET", "/healthz"}, {"GET", "/readyz"}, {"POST", "/"}, {"GET", "/missing"},
+	} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(r.method, r.path, nil))
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if want := "Hello, World! Counter: 1\n"; rec.Body.String() != want {
+		t.Fatalf("first counted request answered %q, want %q", rec.Body.String(), want)
+	}
+}
+
+// Every concurrent request must see its own count: the set of answers is
+// exactly {1..N}, so no update was lost and no value was handed out twice.
+func TestCounterUnderConcurrency(t *testing.T) {
+	const workers, perWorker = 64, 100
+	srv := httptest.NewServer(NewHandler(&Server{}))
+	defer srv.Close()
+	client := srv.Client()
+	client.Transport.(*http.Transport).MaxIdleConnsPerHost = workers
+
+	seen := make(chan uint64, workers*perWorker)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range perWorker {
+				resp, err := client.Get(srv.URL + "/")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				var n uint64
+				if _, err := fmt.Sscanf(string(body), "Hello, World! Counter: %d\n", &n); err != nil {
+					t.Errorf("unparseable body %q: %v", body, err)
+					return
+				}
+				seen <- n
+			}
+		})
+	}
+	wg.Wait()
+	close(seen)
+
+	counts := make(map[uint64]int, workers*perWorker)
+	for n := range seen {
+		counts[n]++
+	}
+	const total = workers * perWorker
+	if len(counts) != total {
+		t.Fatalf("%d distinct counters, want %d", len(counts), total)
+	}
+	for n := uint64(1); n <= total; n++ {
+		if counts[n] != 1 {
+			t.Fatalf("counter %d seen %d times, want once", n, counts[n])
+		}
+	}
+}
+
+func BenchmarkHello(b *testing.B) {
+	h := NewHandler(&Server{})
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		req := httptest.NewRequest("GET", "/", nil)
+		for pb.Next() {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if !strings.HasPrefix(rec.Body.String(), "Hello, World! Counter: ") {
+				b.Fatalf("unexpected body %q", rec.Body.String())
+			}
+		}
+	})
+}

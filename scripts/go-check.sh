@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Vet, lint, security-scan and race-test every Go module under apps/.
+# The linters are pinned and installed into .tools/bin, so a fresh clone needs only Go.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export GOBIN="$PWD/.tools/bin"
+export PATH="$GOBIN:$PATH"
+install_tool() { # <binary> <module/cmd@version>
+  local version=${2##*@}
+  if [[ ! -x "$GOBIN/$1" ]] || ! grep -qxF "$version" "$GOBIN/.$1.version" 2>/dev/null; then
+    go install "$2"
+    echo "$version" > "$GOBIN/.$1.version"
+  fi
+}
+install_tool staticcheck honnef.co/go/tools/cmd/staticcheck@v0.8.2
+install_tool gosec github.com/securego/gosec/v2/cmd/gosec@v2.30.0
+
+modules=(apps/hello apps/server)
+for mod in "${modules[@]}"; do
+  echo "== $mod"
+  (
+    cd "$mod"
+    unformatted=$(gofmt -l .)
+    [[ -z "$unformatted" ]] || { echo "gofmt needed: $unformatted" >&2; exit 1; }
+    go vet ./...
+    staticcheck ./...
+    gosec -quiet -fmt text ./...
+    go test -race -count=1 ./...
+  )
+done

@@ -1,0 +1,112 @@
+// The apps' Dockerfiles, built unchanged and run on a real engine.
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import { Janitor, buildApp, docker, dockerOk, ensureEngine, ensureGoBaseImage, uniqueName, waitUntil } from "../support/docker";
+
+const NON_ROOT = "65532:65532";
+
+async function inspect(container: string, format: string): Promise<string> {
+    return (await dockerOk(["inspect", "-f", format, container])).trim();
+}
+
+/** The UID the kernel reports for the container's main process. */
+async function processUid(container: string): Promise<number> {
+    const pid = await inspect(container, "{{.State.Pid}}");
+    const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+    const uid = /^Uid:\s+(\d+)/m.exec(status);
+    assert.ok(uid, `no Uid line in /proc/${pid}/status`);
+    return Number(uid[1]);
+}
+
+async function get(url: string): Promise<{ status: number; body: string }> {
+    const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+    return { status: res.status, body: await res.text() };
+}
+
+describe("apps on a real Docker engine", function () {
+    this.timeout(300_000);
+    const janitor = new Janitor();
+    const helloImage = janitor.image(`${uniqueName("dockyard-test/hello")}:test`);
+    const serverImage = janitor.image(`${uniqueName("dockyard-test/server")}:test`);
+
+    before(async () => {
+        await ensureEngine();
+        const goImage = await ensureGoBaseImage(janitor);
+        await buildApp("hello", helloImage, goImage);
+        await buildApp("server", serverImage, goImage);
+    });
+
+    after(() => janitor.clean());
+
+    it("hello prints its greeting and exits 0 as a non-root user", async () => {
+        const name = janitor.container(uniqueName("dockyard-hello"));
+        const r = await docker(["run", "--name", name, "--read-only", "--cap-drop", "ALL", helloImage]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout, "Hello, World!\n");
+        assert.equal(await inspect(name, "{{.Config.User}}"), NON_ROOT);
+        assert.equal(await inspect(name, "{{.State.ExitCode}}"), "0");
+    });
+
+    it("images carry no shell: the runtime stage holds only the binary", async () => {
+        const name = janitor.container(uniqueName("dockyard-noshell"));
+        const r = await docker(["run", "--name", name, "--entrypoint", "/bin/sh", serverImage, "-c", "true"]);
+        assert.notEqual(r.code, 0, "a shell ran inside the server image");
+        const layers = JSON.parse(await dockerOk(["image", "inspect", "-f", "{{json .RootFS.Layers}}", serverImage]));
+        assert.equal(layers.length, 1, `runtime image has ${layers.length} layers, want the binary's one`);
+    });
+
+    describe("server", () => {
+        const name = janitor.container(uniqueName("dockyard-server"));
+        let base = "";
+
+        before(async () => {
+            await dockerOk([
+                "run", "-d", "--name", name,
+                "-p", "127.0.0.1::8080",
+                "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+                serverImage,
+            ]);
+            const mapping = (await dockerOk(["port", name, "8080/tcp"])).trim().split("\n")[0];
+            base = `http://${mapping}`;
+            await waitUntil("the server to answer", 20_000, async () => (await get(`${base}/readyz`).catch(() => undefined))?.status === 200 || undefined);
+        });
+
+        it("counts requests to / from 1", async () => {
+            for (const n of [1, 2, 3]) {
+                assert.deepEqual(await get(`${base}/`), { status: 200, body: `Hello, World! Counter: ${n}\n` });
+            }
+        });
+
+        it("answers liveness and readiness without counting them", async () => {
+            assert.equal((await get(`${base}/healthz`)).status, 200);
+            assert.equal((await get(`${base}/readyz`)).status, 200);
+            assert.equal((await get(`${base}/`)).body, "Hello, World! Counter: 4\n");
+        });
+
+        it("runs as a non-root UID", async () => {
+            assert.equal(await inspect(name, "{{.Config.User}}"), NON_ROOT);
+            assert.equal(await processUid(name), 65532);
+        });
+
+        it("reports healthy through the image's HEALTHCHECK", async () => {
+            const test = JSON.parse(await inspect(name, "{{json .Config.Healthcheck.Test}}"));
+            assert.deepEqual(test, ["CMD", "/server", "-healthcheck"]);
+            await waitUntil("the container to turn healthy", 60_000, async () => {
+                const status = await inspect(name, "{{.State.Health.Status}}");
+                assert.notEqual(status, "unhealthy");
+                return status === "healthy" || undefined;
+            });
+        });
+
+        it("exits 0 on docker stop, well inside the grace period", async () => {
+            const grace = 10;
+            const started = Date.now();
+            await dockerOk(["stop", "-t", String(grace), name]);
+            const seconds = (Date.now() - started) / 1000;
+            assert.equal(await inspect(name, "{{.State.ExitCode}}"), "0");
+            assert.ok(seconds < grace / 2, `stop took ${seconds}s of a ${grace}s grace period`);
+            const logs = await dockerOk(["logs", name]);
+            assert.match(logs, /"msg":"stopped"/);
+        });
+    });
+});

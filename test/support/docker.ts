@@ -1,0 +1,175 @@
+// Real-engine harness shared by the Docker tests and the benchmarks: it finds a
+// BuildKit-capable client, starts dockerd when it can, and makes the offline
+// Go base image that stands in for the registry's golang image.
+import { spawn, execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+export const repoRoot = path.resolve(__dirname, "..", "..");
+export const appsDir = path.join(repoRoot, "apps");
+
+export interface RunResult {
+    code: number;
+    stdout: string;
+    stderr: string;
+}
+
+/**
+ * The Docker client to drive. DOCKER_CLI wins; otherwise Debian's client, which
+ * builds with BuildKit through the engine (a newer client without buildx can't).
+ */
+export function dockerCli(): string {
+    if (process.env.DOCKER_CLI) return process.env.DOCKER_CLI;
+    return fs.existsSync("/usr/bin/docker") ? "/usr/bin/docker" : "docker";
+}
+
+/** Runs a command to completion; `input` is piped to stdin. Never throws on a non-zero exit. */
+export function run(cmd: string, args: string[], opts: { input?: NodeJS.ReadableStream; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(cmd, args, { env: { ...process.env, ...opts.env }, stdio: ["pipe", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d) => (stdout += d));
+        child.stderr.on("data", (d) => (stderr += d));
+        child.on("error", reject);
+        child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+        // A command that exits before reading all its input is reported by its exit code, not EPIPE.
+        child.stdin.on("error", () => undefined);
+        if (opts.input) opts.input.pipe(child.stdin);
+        else child.stdin.end();
+    });
+}
+
+export function docker(args: string[], opts: { input?: NodeJS.ReadableStream } = {}): Promise<RunResult> {
+    return run(dockerCli(), args, { ...opts, env: { DOCKER_BUILDKIT: "1" } });
+}
+
+/** Like docker(), but a non-zero exit is an error carrying the command's stderr. */
+export async function dockerOk(args: string[], opts: { input?: NodeJS.ReadableStream } = {}): Promise<string> {
+    const r = await docker(args, opts);
+    if (r.code !== 0) throw new Error(`docker ${args.join(" ")} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
+    return r.stdout;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until `probe` returns a value other than undefined, or fails naming `what`. */
+export async function waitUntil<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const value = await probe();
+        if (value !== undefined) return value;
+        if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+        await sleep(250);
+    }
+}
+
+async function engineVersion(): Promise<string | undefined> {
+    const r = await docker(["version", "--format", "{{.Server.Version}}"]).catch(() => undefined);
+    return r && r.code === 0 ? r.stdout.trim() : undefined;
+}
+
+/**
+ * Makes sure a Docker engine answers, starting dockerd in the background when
+ * we are root and it is installed. A missing engine is an error, never a skip.
+ */
+export async function ensureEngine(): Promise<string> {
+    const running = await engineVersion();
+    if (running) return running;
+    const canStart = process.getuid?.() === 0 && hasCommand("dockerd");
+    if (!canStart) {
+        throw new Error(`no Docker engine answers ${dockerCli()} and dockerd cannot be started here: install docker.io and start dockerd`);
+    }
+    const log = fs.openSync(path.join(os.tmpdir(), "dockyard-dockerd.log"), "a");
+    spawn("dockerd", [], { detached: true, stdio: ["ignore", log, log] }).unref();
+    return waitUntil("dockerd to answer (log: $TMPDIR/dockyard-dockerd.log)", 60_000, engineVersion);
+}
+
+function hasCommand(name: string): boolean {
+    try {
+        execFileSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" });
+        return true;
+    } catch {
+        return false;
+    }
+}
+
+/**
+ * The stand-in for GO_IMAGE: the host's Go toolchain plus busybox for the
+ * build stage's shell, imported as a local image (no registry is reachable).
+ * Named after the toolchain version so a new Go makes a new image. One this call
+ * creates is handed to `janitor`; one that already existed is left alone.
+ */
+export async function ensureGoBaseImage(janitor: Janitor): Promise<string> {
+    const goroot = execFileSync("go", ["env", "GOROOT"]).toString().trim();
+    const version = execFileSync("go", ["env", "GOVERSION"]).toString().trim().replace(/^go/, "");
+    const ref = `dockyard-local/go:${version}`;
+    if ((await docker(["image", "inspect", ref])).code === 0) return ref;
+
+    const busybox = ["/bin/busybox", "/usr/bin/busybox"].find((p) => fs.existsSync(p));
+    if (!busybox) throw new Error("busybox is needed for the build stage's shell: apt-get install busybox-static");
+    const stage = fs.mkdtempSync(path.join(os.tmpdir(), "dockyard-go-base-"));
+    try {
+        for (const dir of ["bin", "tmp", "go", "root", "etc"]) fs.mkdirSync(path.join(stage, dir));
+        fs.chmodSync(path.join(stage, "tmp"), 0o1777);
+        fs.copyFileSync(busybox, path.join(stage, "bin", "busybox"));
+        fs.chmodSync(path.join(stage, "bin", "busybox"), 0o755);
+        fs.symlinkSync("busybox", path.join(stage, "bin", "sh"));
+        fs.writeFileSync(path.join(stage, "etc", "passwd"), "root:x:0:0:root:/root:/bin/sh\n");
+
+        // The toolchain keeps its host path, so GOROOT inside matches the host's.
+        const tar = spawn("tar", ["-cf", "-", "-C", stage, ".", "-C", "/", path.relative("/", goroot)]);
+        try {
+            await dockerOk(
+                [
+                    "import",
+                    "--change", `ENV PATH=${goroot}/bin:/go/bin:/bin`,
+                    "--change", "ENV GOPATH=/go",
+                    "--change", "ENV GOTOOLCHAIN=local",
+                    "-", ref,
+                ],
+                { input: tar.stdout },
+            );
+        } finally {
+            tar.kill();
+        }
+        janitor.image(ref);
+        return ref;
+    } finally {
+        fs.rmSync(stage, { recursive: true, force: true });
+    }
+}
+
+/** Builds apps/<app>/Dockerfile unchanged, with the offline base image as GO_IMAGE. */
+export async function buildApp(app: string, tag: string, goImage: string, extra: string[] = []): Promise<void> {
+    await dockerOk(["build", "--quiet", "--build-arg", `GO_IMAGE=${goImage}`, "-t", tag, ...extra, path.join(appsDir, app)]);
+}
+
+/** Everything a test run made, removed even when the run fails. */
+export class Janitor {
+    private readonly containers = new Set<string>();
+    private readonly images = new Set<string>();
+
+    container(name: string): string {
+        this.containers.add(name);
+        return name;
+    }
+
+    image(ref: string): string {
+        this.images.add(ref);
+        return ref;
+    }
+
+    async clean(): Promise<void> {
+        if (this.containers.size) await docker(["rm", "-f", "-v", ...this.containers]);
+        if (this.images.size) await docker(["rmi", "-f", ...this.images]);
+        this.containers.clear();
+        this.images.clear();
+    }
+}
+
+/** A name unique to this process, so parallel or leftover runs never collide. */
+export function uniqueName(prefix: string): string {
+    return `${prefix}-${process.pid}-${Date.now().toString(36)}`;
+}
