@@ -1,0 +1,176 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { type ArgProblem, checkInteger, checkOneOf, throwIfAny } from "./internal/problems";
+import { dockerCpus, dockerMemoryMiB } from "./internal/quantity";
+import { floatingImageProblem } from "./internal/imageRef";
+import { type ResourceQuantities, type WorkloadKind, WORKLOAD_KINDS, validateEnv, validateQuantities } from "./types";
+
+export type DockerRestartPolicy = "no" | "on-failure" | "always" | "unless-stopped";
+const RESTART_POLICIES: readonly DockerRestartPolicy[] = ["no", "on-failure", "always", "unless-stopped"];
+
+export interface DockerWorkloadArgs {
+    /** Image to run, by digest (`repo@sha256:…`) or content tag; never `latest` or untagged. Required. */
+    image: pulumi.Input<string>;
+    /** `service` keeps running and publishes `port`; `job` runs once and must exit 0. Default: `"service"`. */
+    kind?: WorkloadKind;
+    /** Port the service listens on inside the container; also passed to it as `PORT`. Services only. Default: `8080`. */
+    port?: number;
+    /**
+     * Host port to publish `port` on. Default: an ephemeral port picked by the engine (see `url`). A fixed
+     * port makes a replacement delete the old container first, since two cannot bind it at once.
+     */
+    hostPort?: number;
+    /** Host address to publish on. Default: `"127.0.0.1"`, so nothing is exposed beyond this machine. */
+    hostIp?: pulumi.Input<string>;
+    /** Environment variables. `PORT` comes from `port` and may not be set here. Default: `{}`. */
+    env?: Record<string, pulumi.Input<string>>;
+    /** Arguments after the image's entrypoint. Default: none. */
+    args?: pulumi.Input<string>[];
+    /** CPU and memory limits. Default: `{ cpu: "0.5", memory: "128Mi" }`. */
+    limits?: ResourceQuantities;
+    /** A fixed container name. Default: the resource name plus a random suffix; a fixed one means delete-before-replace. */
+    containerName?: string;
+    /** Restart policy. Default: `"unless-stopped"` for a service, `"no"` for a job. */
+    restart?: DockerRestartPolicy;
+    /** Wait for the image's HEALTHCHECK to report healthy before `pulumi up` succeeds. Services only. Default: `true`. */
+    waitForHealthy?: boolean;
+    /** How long to wait for healthy, in seconds. Default: `60`. */
+    healthTimeoutSeconds?: number;
+    /** Seconds between SIGTERM and SIGKILL when the container is stopped or replaced. Default: `15`. */
+    stopTimeoutSeconds?: number;
+    /** Create a dedicated bridge network for this workload. Default: `false` (the engine's default bridge). */
+    createNetwork?: boolean;
+    /** Join this existing network instead. Default: none. */
+    networkName?: pulumi.Input<string>;
+    /** User (and group) to run as; loosening it is explicit. Default: `"65532:65532"`, non-root. */
+    user?: string;
+    /** Mount the root filesystem read-only. Default: `true`. */
+    readOnlyRootFilesystem?: boolean;
+    /** Capabilities to add back after dropping all. Default: `[]`. */
+    addCapabilities?: string[];
+    /** Writable tmpfs mounts, path → mount options, for apps that need scratch space. Default: `{}`. */
+    tmpfs?: Record<string, string>;
+    /** Labels on the container and network. Default: `{}`. */
+    labels?: Record<string, string>;
+}
+
+export const DOCKER_DEFAULTS = {
+    port: 8080,
+    hostIp: "127.0.0.1",
+    limits: { cpu: "0.5", memory: "128Mi" },
+    healthTimeoutSeconds: 60,
+    stopTimeoutSeconds: 15,
+    user: "65532:65532",
+} as const;
+
+/** Every problem with DockerWorkload arguments, by field. */
+export function validateDockerWorkloadArgs(args: DockerWorkloadArgs): ArgProblem[] {
+    const problems: ArgProblem[] = [];
+    const floating = floatingImageProblem("image", args.image);
+    if (floating) problems.push(floating);
+    checkOneOf(problems, "kind", args.kind, WORKLOAD_KINDS);
+    checkOneOf(problems, "restart", args.restart, RESTART_POLICIES);
+    checkInteger(problems, "port", args.port, 1, 65535);
+    checkInteger(problems, "hostPort", args.hostPort, 1, 65535);
+    checkInteger(problems, "healthTimeoutSeconds", args.healthTimeoutSeconds, 1, 3600);
+    checkInteger(problems, "stopTimeoutSeconds", args.stopTimeoutSeconds, 1, 3600);
+    if (args.kind === "job") {
+        for (const field of ["port", "hostPort", "hostIp", "waitForHealthy"] as const) {
+            if (args[field] !== undefined) problems.push({ field, value: args[field], allowed: "nothing: a job publishes no port and has no health check" });
+        }
+    }
+    if (args.env && "PORT" in args.env) problems.push({ field: "env.PORT", value: args.env.PORT, allowed: "unset: PORT is taken from port" });
+    problems.push(...validateEnv(args.env), ...validateQuantities("limits", args.limits));
+    if (args.createNetwork && args.networkName !== undefined) {
+        problems.push({ field: "networkName", value: args.networkName, allowed: "unset when createNetwork is true: a workload joins one network" });
+    }
+    if (args.user !== undefined && !/^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$/.test(args.user)) {
+        problems.push({ field: "user", value: args.user, allowed: 'user[:group], e.g. "65532:65532"' });
+    }
+    return problems;
+}
+
+/**
+ * Runs an image on a Docker engine, hardened by default: non-root, read-only root filesystem,
+ * every capability dropped, no privilege escalation, CPU and memory limits. A service publishes its
+ * port (on loopback unless told otherwise) and `pulumi up` waits for it to turn healthy; a job runs
+ * to completion, its logs become an output and a non-zero exit fails the update.
+ */
+export class DockerWorkload extends pulumi.ComponentResource {
+    /** The container. */
+    public readonly container: docker.Container;
+    /** The dedicated network, when `createNetwork` is set. */
+    public readonly network?: docker.Network;
+    /** Services: `http://<hostIp>:<published port>`. */
+    public readonly url?: pulumi.Output<string>;
+    /** Jobs: what the container printed. */
+    public readonly logs?: pulumi.Output<string>;
+    /** Jobs: the exit code, which must be 0; any other value fails the update with the job's logs. */
+    public readonly exitCode?: pulumi.Output<number>;
+
+    constructor(name: string, args: DockerWorkloadArgs, opts?: pulumi.ComponentResourceOptions) {
+        throwIfAny(`DockerWorkload "${name}"`, validateDockerWorkloadArgs(args));
+        super("dockyard:docker:DockerWorkload", name, {}, opts);
+
+        const isJob = args.kind === "job";
+        const port = args.port ?? DOCKER_DEFAULTS.port;
+        const hostIp = args.hostIp ?? DOCKER_DEFAULTS.hostIp;
+        const limits = { ...DOCKER_DEFAULTS.limits, ...args.limits };
+        const labels = Object.entries(args.labels ?? {}).map(([label, value]) => ({ label, value }));
+
+        if (args.createNetwork) {
+            this.network = new docker.Network(`${name}-network`, { driver: "bridge", labels }, { parent: this });
+        }
+        const networkName = this.network?.name ?? args.networkName;
+
+        const env: pulumi.Input<string>[] = Object.entries(args.env ?? {}).map(([k, v]) => pulumi.interpolate`${k}=${v}`);
+        if (!isJob) env.unshift(`PORT=${port}`);
+
+        const fixedIdentity = args.hostPort !== undefined || args.containerName !== undefined;
+        this.container = new docker.Container(
+            `${name}-container`,
+            {
+                image: args.image,
+                name: args.containerName,
+                command: args.args,
+                envs: env,
+                labels,
+                user: args.user ?? DOCKER_DEFAULTS.user,
+                readOnly: args.readOnlyRootFilesystem ?? true,
+                capabilities: { drops: ["ALL"], adds: args.addCapabilities ?? [] },
+                securityOpts: ["no-new-privileges:true"],
+                tmpfs: args.tmpfs,
+                memory: dockerMemoryMiB(limits.memory),
+                cpus: dockerCpus(limits.cpu),
+                stopTimeout: args.stopTimeoutSeconds ?? DOCKER_DEFAULTS.stopTimeoutSeconds,
+                destroyGraceSeconds: args.stopTimeoutSeconds ?? DOCKER_DEFAULTS.stopTimeoutSeconds,
+                networksAdvanced: networkName === undefined ? undefined : [{ name: networkName }],
+                restart: args.restart ?? (isJob ? "no" : "unless-stopped"),
+                ...(isJob
+                    ? // The provider deletes a stopped container while mustRun is on: a job must turn it off.
+                      { mustRun: false, attach: true, logs: true }
+                    : {
+                          mustRun: true,
+                          ports: [{ internal: port, external: args.hostPort, ip: hostIp, protocol: "tcp" }],
+                          wait: args.waitForHealthy ?? true,
+                          waitTimeout: args.healthTimeoutSeconds ?? DOCKER_DEFAULTS.healthTimeoutSeconds,
+                      }),
+            },
+            { parent: this, deleteBeforeReplace: fixedIdentity },
+        );
+
+        if (isJob) {
+            this.logs = this.container.containerLogs.apply((l) => l ?? "");
+            this.exitCode = pulumi.all([this.container.exitCode, this.logs]).apply(([code, logs]) => {
+                if (code !== undefined && code !== 0) {
+                    throw new Error(`job ${name} exited with code ${code}; its output:\n${logs}`);
+                }
+                return code ?? 0;
+            });
+        } else {
+            const published = this.container.ports.apply((ports) => ports?.find((p) => p.internal === port)?.external);
+            this.url = pulumi.interpolate`http://${hostIp}:${published}`;
+        }
+        this.registerOutputs({ url: this.url, logs: this.logs, exitCode: this.exitCode });
+    }
+}

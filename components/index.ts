@@ -1,0 +1,15 @@
+// The public surface of @dockyard/components: named exports only.
+export { GoApp, type GoAppArgs, type Target, TARGETS, validateGoAppArgs } from "./goApp";
+export { GoAppImage, type GoAppImageArgs, type RegistryArgs, validateGoAppImageArgs } from "./goAppImage";
+export { DockerWorkload, type DockerWorkloadArgs, type DockerRestartPolicy, DOCKER_DEFAULTS, validateDockerWorkloadArgs } from "./dockerWorkload";
+export {
+    KubernetesWorkload,
+    type KubernetesWorkloadArgs,
+    type ServiceType,
+    SERVICE_TYPES,
+    KUBERNETES_DEFAULTS,
+    validateKubernetesWorkloadArgs,
+} from "./kubernetesWorkload";
+export { type WorkloadKind, WORKLOAD_KINDS, type ResourceQuantities } from "./types";
+export { type ArgProblem, InvalidArgsError, formatProblem } from "./internal/problems";
+export { isFloatingImageRef } from "./internal/imageRef";

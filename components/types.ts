@@ -1,0 +1,44 @@
+// Types shared by the workload components.
+import { parseQuantity } from "./internal/quantity";
+import { type ArgProblem } from "./internal/problems";
+
+/** `service`: long-running, serves a port, checked for health. `job`: runs once to completion. */
+export type WorkloadKind = "service" | "job";
+
+export const WORKLOAD_KINDS: readonly WorkloadKind[] = ["service", "job"];
+
+/** CPU and memory as Kubernetes quantities, e.g. `{ cpu: "250m", memory: "64Mi" }`. */
+export interface ResourceQuantities {
+    /** CPU in cores or millicores: `"0.5"`, `"500m"`. */
+    cpu?: string;
+    /** Memory in bytes with an optional suffix: `"128Mi"`, `"1G"`. */
+    memory?: string;
+}
+
+/** @internal */
+export function validateQuantities(field: string, q: ResourceQuantities | undefined): ArgProblem[] {
+    const problems: ArgProblem[] = [];
+    for (const key of ["cpu", "memory"] as const) {
+        const value = q?.[key];
+        if (value === undefined) continue;
+        const parsed = typeof value === "string" ? parseQuantity(value) : undefined;
+        if (parsed === undefined || parsed <= 0) {
+            problems.push({
+                field: `${field}.${key}`,
+                value,
+                allowed: key === "cpu" ? 'a positive CPU quantity such as "500m" or "0.5"' : 'a positive memory quantity such as "128Mi" or "1Gi"',
+            });
+        }
+    }
+    for (const key of Object.keys(q ?? {})) {
+        if (key !== "cpu" && key !== "memory") problems.push({ field: `${field}.${key}`, value: (q as Record<string, unknown>)[key], allowed: "only cpu and memory" });
+    }
+    return problems;
+}
+
+/** @internal */
+export function validateEnv(env: Record<string, unknown> | undefined): ArgProblem[] {
+    return Object.keys(env ?? {})
+        .filter((name) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+        .map((name) => ({ field: `env.${name}`, value: name, allowed: "a variable name of letters, digits and underscores, not starting with a digit" }));
+}

@@ -1,0 +1,157 @@
+// One mocks module for every spec: records each registration by type and
+// answers with the outputs the real providers would compute.
+import * as pulumi from "@pulumi/pulumi";
+import * as crypto from "crypto";
+
+export interface Registration {
+    type: string;
+    name: string;
+    inputs: Record<string, any>;
+    custom: boolean;
+    provider?: string;
+}
+
+/** What a job container reports when it finishes, for tests of failing jobs. */
+export const jobOutcome = { exitCode: 0, logs: "Hello, World!\n" };
+
+let registrations: Registration[] = [];
+let previewing = false;
+
+export function resetRegistrations(): void {
+    registrations = [];
+    jobOutcome.exitCode = 0;
+    jobOutcome.logs = "Hello, World!\n";
+}
+
+export function allRegistrations(): readonly Registration[] {
+    return registrations;
+}
+
+export function ofType(type: string): Registration[] {
+    return registrations.filter((r) => r.type === type);
+}
+
+/** The single registration of `type` named `name`; fails if there is not exactly one. */
+export function registered(type: string, name: string): Registration {
+    const found = registrations.filter((r) => r.type === type && r.name === name);
+    if (found.length !== 1) {
+        const seen = registrations.map((r) => `${r.type} ${r.name}`).join("\n  ");
+        throw new Error(`expected one ${type} named ${name}, found ${found.length}; registered:\n  ${seen}`);
+    }
+    return found[0];
+}
+
+const digestOf = (s: string) => crypto.createHash("sha256").update(s).digest("hex");
+
+function outputsFor(args: pulumi.runtime.MockResourceArgs): Record<string, any> {
+    const inputs = args.inputs;
+    // A preview knows only what was given: everything a provider computes stays unknown.
+    if (previewing) return inputs;
+    switch (args.type) {
+        case "docker:index/image:Image": {
+            const repo = String(inputs.imageName).replace(/:[^:/]+$/, "");
+            return { ...inputs, repoDigest: `${repo}@sha256:${digestOf(inputs.imageName)}` };
+        }
+        case "docker:index/container:Container":
+            return {
+                ...inputs,
+                name: inputs.name ?? `${args.name}-${digestOf(args.name).slice(0, 7)}`,
+                ports: (inputs.ports ?? []).map((p: any, i: number) => ({ ...p, external: p.external ?? 49153 + i })),
+                ...(inputs.attach ? { exitCode: jobOutcome.exitCode, containerLogs: jobOutcome.logs } : {}),
+            };
+        case "docker:index/network:Network":
+            return { ...inputs, name: inputs.name ?? `${args.name}-${digestOf(args.name).slice(0, 7)}` };
+        default:
+            if (args.type.startsWith("kubernetes:")) {
+                const metadata = inputs.metadata ?? {};
+                return {
+                    ...inputs,
+                    metadata: {
+                        ...metadata,
+                        name: metadata.name ?? `${args.name}-${digestOf(args.name).slice(0, 8)}`,
+                        namespace: metadata.namespace ?? "default",
+                    },
+                };
+            }
+            return inputs;
+    }
+}
+
+/** Installs the mocks. In preview, outputs the mocks leave unset stay unknown. */
+export async function useMocks(opts: { preview?: boolean; stack?: string } = {}): Promise<void> {
+    previewing = opts.preview ?? false;
+    await pulumi.runtime.setMocks(
+        {
+            newResource(args) {
+                registrations.push({ type: args.type, name: args.name, inputs: args.inputs, custom: args.custom ?? false, provider: args.provider });
+                return { id: args.custom ? `${args.name}-id` : undefined, state: outputsFor(args) };
+            },
+            call: (args) => args.inputs,
+        },
+        "dockyard",
+        opts.stack ?? "test",
+        opts.preview ?? false,
+    );
+}
+
+export const UNKNOWN = Symbol("unknown");
+
+/** An Output's value, or UNKNOWN when the engine would not know it yet (as in preview). */
+export async function valueOf<T>(output: pulumi.Output<T> | undefined): Promise<T | typeof UNKNOWN> {
+    if (output === undefined) throw new Error("no output to read");
+    const internal = output as unknown as { promise(): Promise<T>; isKnown: Promise<boolean> };
+    const [value, isKnown] = await Promise.all([internal.promise(), internal.isKnown]);
+    return isKnown ? value : UNKNOWN;
+}
+
+/** An Output's value; fails if it is unknown. */
+export async function known<T>(output: pulumi.Output<T> | undefined): Promise<T> {
+    const value = await valueOf(output);
+    if (value === UNKNOWN) throw new Error("output is unknown");
+    return value;
+}
+
+export function isSecret(output: pulumi.Output<unknown>): Promise<boolean> {
+    return (output as unknown as { isSecret: Promise<boolean> }).isSecret;
+}
+
+/** The resource types from the stack root down to this resource, read off its URN. */
+export async function typeChain(resource: pulumi.Resource): Promise<string[]> {
+    const urn = await known(resource.urn);
+    return urn.split("::")[2].split("$");
+}
+
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+
+/** True for an input that reached the engine as a secret. */
+export function isSecretInput(value: unknown): boolean {
+    return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
+}
+
+/** The plain value inside a secret input (or the value itself). */
+export function unwrap(value: any): any {
+    return isSecretInput(value) ? value.value : value;
+}
+
+/**
+ * Resource options as each child was registered with, by name: pass
+ * `transformations` to a component to see what it asked of the engine.
+ */
+export function optionsRecorder(): { transformations: pulumi.ResourceTransformation[]; options: Map<string, pulumi.CustomResourceOptions> } {
+    const options = new Map<string, pulumi.CustomResourceOptions>();
+    return {
+        options,
+        transformations: [
+            (args) => {
+                options.set(args.name, args.opts as pulumi.CustomResourceOptions);
+                return undefined;
+            },
+        ],
+    };
+}
+
+/** Lets queued registrations reach the mocks before the test looks at them. */
+export function settle(): Promise<void> {
+    return new Promise((resolve) => setTimeout(resolve, 50));
+}
