@@ -115,7 +115,7 @@ export function isSecret(output: pulumi.Output<unknown>): Promise<boolean> {
     return (output as unknown as { isSecret: Promise<boolean> }).isSecret;
 }
 
-/** The resource types from the stack root down to this resource, read off its URN. */
+/** The resource's type, preceded by its parent's when it has one, read off its URN (the mocks name one level). */
 export async function typeChain(resource: pulumi.Resource): Promise<string[]> {
     const urn = await known(resource.urn);
     return urn.split("::")[2].split("$");

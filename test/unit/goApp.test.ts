@@ -1,0 +1,91 @@
+import { strict as assert } from "assert";
+import { DockerWorkload } from "../../components/dockerWorkload";
+import { GoApp } from "../../components/goApp";
+import { KubernetesWorkload } from "../../components/kubernetesWorkload";
+import { UNKNOWN, known, registered, resetRegistrations, typeChain, useMocks, valueOf } from "../support/mocks";
+
+const CONTAINER = "docker:index/container:Container";
+const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
+const IMAGE = "docker:index/image:Image";
+
+function onDocker(app: GoApp): DockerWorkload {
+    assert.ok(app.workload instanceof DockerWorkload, "a Docker target runs a DockerWorkload");
+    return app.workload;
+}
+
+function onKubernetes(app: GoApp): KubernetesWorkload {
+    assert.ok(app.workload instanceof KubernetesWorkload, "a Kubernetes target runs a KubernetesWorkload");
+    return app.workload;
+}
+
+describe("GoApp", () => {
+    describe("on Docker", () => {
+        before(() => useMocks());
+        beforeEach(resetRegistrations);
+
+        it("builds the image and runs the service from its content tag", async () => {
+            const app = new GoApp("server", { appDir: "apps/server", target: "docker", port: 8080, docker: { hostPort: 8080 } });
+            assert.equal(await known(app.endpoint), "http://127.0.0.1:8080");
+            const ref = await known(app.imageRef);
+            assert.match(ref, /^dockyard\/server:sha-[0-9a-f]{20}$/);
+            assert.equal(registered(CONTAINER, "server-workload-container").inputs.image, ref);
+            assert.equal(registered(IMAGE, "server-image-build").inputs.imageName, ref);
+            // Each URN names its parent's type: follow the links down from GoApp.
+            assert.deepEqual(await typeChain(app.image), ["dockyard:index:GoApp", "dockyard:image:GoAppImage"]);
+            assert.deepEqual(await typeChain(app.image.image), ["dockyard:image:GoAppImage", IMAGE]);
+            assert.deepEqual(await typeChain(app.workload), ["dockyard:index:GoApp", "dockyard:docker:DockerWorkload"]);
+            assert.deepEqual(await typeChain(onDocker(app).container), ["dockyard:docker:DockerWorkload", CONTAINER]);
+        });
+
+        it("runs a job and surfaces its logs", async () => {
+            const app = new GoApp("hello", { appDir: "apps/hello", target: "docker", kind: "job" });
+            assert.equal(await known(app.logs), "Hello, World!\n");
+            assert.equal(app.endpoint, undefined);
+            assert.equal(registered(CONTAINER, "hello-workload-container").inputs.mustRun, false);
+        });
+    });
+
+    describe("on Kubernetes", () => {
+        before(() => useMocks());
+        beforeEach(resetRegistrations);
+
+        it("pushes the image and deploys it by digest", async () => {
+            const app = new GoApp("server", {
+                appDir: "apps/server",
+                target: "kubernetes",
+                image: { registry: { server: "localhost:5000" } },
+                kubernetes: { namespace: "staging", replicas: 2 },
+            });
+            const ref = await known(app.imageRef);
+            assert.match(ref, /^localhost:5000\/server@sha256:[0-9a-f]{64}$/);
+            const endpoint = await known(app.endpoint);
+            await known(onKubernetes(app).deployment!.urn);
+            assert.match(endpoint, /^server-workload-service-[0-9a-f]{8}\.staging\.svc\.cluster\.local:8080$/);
+            const d = registered(DEPLOYMENT, "server-workload-deployment").inputs;
+            assert.equal(d.spec.template.spec.containers[0].image, ref);
+            assert.equal(d.spec.template.spec.containers[0].name, "server");
+            assert.equal(d.spec.replicas, 2);
+        });
+    });
+
+    describe("in preview", () => {
+        before(() => useMocks({ preview: true }));
+        after(() => useMocks());
+        beforeEach(resetRegistrations);
+
+        it("registers every child though the image reference is not known yet", async () => {
+            const app = new GoApp("server", { appDir: "apps/server", target: "kubernetes", image: { registry: { server: "localhost:5000" } } });
+            assert.equal(await valueOf(app.imageRef), UNKNOWN);
+            await known(onKubernetes(app).deployment!.urn);
+            await known(onKubernetes(app).service!.urn);
+            registered(DEPLOYMENT, "server-workload-deployment");
+            registered("kubernetes:core/v1:Service", "server-workload-service");
+        });
+
+        it("registers the container on Docker too", async () => {
+            const app = new GoApp("web", { appDir: "apps/server", target: "docker" });
+            await known(onDocker(app).container.urn);
+            registered(CONTAINER, "web-workload-container");
+        });
+    });
+});
