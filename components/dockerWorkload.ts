@@ -1,6 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { type ArgProblem, checkInteger, checkOneOf, throwIfAny } from "./internal/problems";
+import * as net from "net";
+import { type ArgProblem, checkInteger, checkOneOf, known, throwIfAny } from "./internal/problems";
 import { dockerCpus, dockerMemoryMiB } from "./internal/quantity";
 import { floatingImageProblem } from "./internal/imageRef";
 import { type ResourceQuantities, type WorkloadKind, WORKLOAD_KINDS, validateEnv, validateQuantities } from "./types";
@@ -78,6 +79,9 @@ export function validateDockerWorkloadArgs(args: DockerWorkloadArgs): ArgProblem
         for (const field of ["port", "hostPort", "hostIp", "waitForHealthy"] as const) {
             if (args[field] !== undefined) problems.push({ field, value: args[field], allowed: "nothing: a job publishes no port and has no health check" });
         }
+    }
+    if (known(args.hostIp) && args.hostIp !== undefined && net.isIP(args.hostIp) === 0) {
+        problems.push({ field: "hostIp", value: args.hostIp, allowed: 'an IPv4 or IPv6 address, e.g. "127.0.0.1"' });
     }
     if (args.env && "PORT" in args.env) problems.push({ field: "env.PORT", value: args.env.PORT, allowed: "unset: PORT is taken from port" });
     problems.push(...validateEnv(args.env), ...validateQuantities("limits", args.limits));

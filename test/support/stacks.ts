@@ -1,0 +1,36 @@
+// Runs the real program (index.ts) against a checked-in stack file, under mocks.
+import * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
+import * as path from "path";
+import YAML from "yaml";
+import { repoRoot } from "./docker";
+import { resetRegistrations, useMocks } from "./mocks";
+
+type Program = typeof import("../../index");
+
+/** The config the CLI hands the program: Pulumi.yaml's defaults, then the stack file's values. */
+export function stackConfig(stack: string): Record<string, string> {
+    const project = YAML.parse(fs.readFileSync(path.join(repoRoot, "Pulumi.yaml"), "utf8"));
+    const config: Record<string, string> = {};
+    for (const [key, decl] of Object.entries<any>(project.config ?? {})) {
+        if (decl.default !== undefined) config[`${project.name}:${key}`] = String(decl.default);
+    }
+    const file = YAML.parse(fs.readFileSync(path.join(repoRoot, `Pulumi.${stack}.yaml`), "utf8"));
+    for (const [key, value] of Object.entries(file.config ?? {})) {
+        config[key] = typeof value === "string" ? value : JSON.stringify(value);
+    }
+    return config;
+}
+
+/**
+ * Mocks first, then config, then a fresh import of the program, as `pulumi up` would run it.
+ * `secrets` are added as secret config, the way CI sets the registry password.
+ */
+export async function runProgram(stack: string, config: Record<string, string>, secrets: Record<string, string> = {}): Promise<Program> {
+    resetRegistrations();
+    await useMocks({ stack });
+    pulumi.runtime.setAllConfig({ ...config, ...secrets }, Object.keys(secrets));
+    const entry = require.resolve("../../index");
+    delete require.cache[entry];
+    return require(entry) as Program;
+}

@@ -1,0 +1,87 @@
+// Bad stack configs: one error naming each key, value and what is allowed, and nothing registered.
+import * as pulumi from "@pulumi/pulumi";
+import { strict as assert } from "assert";
+import { StackConfigError, parseStackConfig, readRawConfig } from "../../config";
+import { allRegistrations, resetRegistrations, settle, useMocks } from "../support/mocks";
+import { runProgram } from "../support/stacks";
+
+type Raw = Record<string, unknown>;
+const docker: Raw = { target: "docker", apps: { server: { port: 8080, hostPort: 8080 }, hello: { kind: "job" } } };
+const kube: Raw = { target: "kubernetes", namespace: "shop", apps: { server: { replicas: 2 }, hello: { kind: "job" } } };
+const withApp = (base: Raw, app: string, settings: Raw): Raw => ({ ...base, apps: { ...(base.apps as Raw), [app]: settings } });
+
+const cases: [string, Raw, string[]][] = [
+    ["no target", { apps: { server: {} } }, ['dockyard:target = (unset): one of "docker", "kubernetes"']],
+    ["an unknown target", { ...docker, target: "nomad" }, ['dockyard:target = "nomad": one of "docker", "kubernetes"']],
+    ["no apps", { target: "docker" }, ["dockyard:apps = (unset): required, an object"]],
+    ["an empty apps map", { ...docker, apps: {} }, ["dockyard:apps = {}: at least one app"]],
+    ["apps given as a list", { ...docker, apps: ["server"] }, ['dockyard:apps = ["server"]: an object']],
+    ["an unknown top-level key", { ...docker, replicas: 3 }, ["dockyard:replicas: unknown key"]],
+    ["an app that has no folder", withApp(docker, "worker", {}), ['dockyard:apps.worker: no app named "worker" under apps/; known apps: hello, server']],
+    ["an unknown app key", withApp(docker, "server", { ports: [8080] }), ["dockyard:apps.server.ports: unknown key"]],
+    ["a misspelt limits key", withApp(kube, "server", { limit: { cpu: "1" } }), ["dockyard:apps.server.limit: unknown key"]],
+    ["a port that is not a number", withApp(docker, "server", { port: "eighty" }), ['dockyard:apps.server.port = "eighty": a number']],
+    ["a port out of range", withApp(docker, "server", { port: 70000 }), ["dockyard:apps.server.port = 70000: an integer from 1 to 65535"]],
+    ["a job given a port", withApp(docker, "hello", { kind: "job", port: 8080 }), ["dockyard:apps.hello.port = 8080: nothing: a job publishes no port and has no health check"]],
+    ["an unknown kind", withApp(docker, "hello", { kind: "cron" }), ['dockyard:apps.hello.kind = "cron": one of "service", "job"']],
+    ["a docker-only key on a kubernetes stack", withApp(kube, "server", { hostPort: 8080 }), ['dockyard:apps.server.hostPort = 8080: not used when target is "kubernetes"']],
+    ["a kubernetes-only key on a docker stack", withApp(docker, "server", { replicas: 3 }), ['dockyard:apps.server.replicas = 3: not used when target is "docker"']],
+    ["a namespace on a docker stack", { ...docker, namespace: "shop" }, ['dockyard:namespace = "shop": not used when target is "docker"']],
+    ["a host IP on a kubernetes stack", { ...kube, hostIp: "0.0.0.0" }, ['dockyard:hostIp = "0.0.0.0": not used when target is "kubernetes"']],
+    ["a LoadBalancer the stack does not allow", withApp(kube, "server", { serviceType: "LoadBalancer" }), ['dockyard:apps.server.serviceType = "LoadBalancer": not allowed on this stack']],
+    ["an unknown service type", withApp(kube, "server", { serviceType: "External" }), ['dockyard:apps.server.serviceType = "External": one of "ClusterIP", "NodePort", "LoadBalancer"']],
+    ["a CPU limit that does not parse", withApp(kube, "server", { limits: { cpu: "lots" } }), ['dockyard:apps.server.limits.cpu = "lots": a positive CPU quantity']],
+    ["negative replicas", withApp(kube, "server", { replicas: -1 }), ["dockyard:apps.server.replicas = -1: an integer from 0 to 1000"]],
+    ["an env value that is not a string", withApp(docker, "server", { env: { DEBUG: true } }), ["dockyard:apps.server.env.DEBUG = true: a string"]],
+    ["a registry password without a registry", { ...kube, registryPassword: "x" }, ["dockyard:registryPassword: must be a secret", "dockyard:registryPassword: set, but there is no dockyard:registry"]],
+    ["a registry without a server", { ...kube, registry: { username: "ci" } }, ["dockyard:registry.server = (unset): required, a string"]],
+    ["a registry given as a URL", { ...kube, registry: { server: "https://registry.example.com" } }, ['dockyard:registry.server = "https://registry.example.com": a registry host']],
+    ["a platform without an OS", { ...docker, platform: "arm64" }, ['dockyard:platform = "arm64": os/arch[/variant]']],
+    ["a bad namespace", { ...kube, namespace: "Shop_NS" }, ['dockyard:namespace = "Shop_NS": a DNS label']],
+    ["a host IP that is not an address", { ...docker, hostIp: "localhost" }, ['dockyard:hostIp = "localhost": an IPv4 or IPv6 address']],
+    [
+        "several problems across apps",
+        withApp(withApp(docker, "server", { port: 0, hostPort: 99999 }), "hello", { kind: "job", port: 1 }),
+        ["dockyard:apps.server.port = 0", "dockyard:apps.server.hostPort = 99999", "dockyard:apps.hello.port = 1"],
+    ],
+];
+
+describe("stack config errors", () => {
+    before(() => useMocks());
+    beforeEach(resetRegistrations);
+
+    for (const [label, raw, fragments] of cases) {
+        it(`rejects ${label}`, async () => {
+            let error: unknown;
+            try {
+                parseStackConfig(raw);
+            } catch (e) {
+                error = e;
+            }
+            assert.ok(error instanceof StackConfigError, `expected StackConfigError, got ${error}`);
+            for (const fragment of fragments) assert.ok(error.message.includes(fragment), `missing «${fragment}» in:\n${error.message}`);
+            assert.equal(error.problems.length, fragments.length, error.message);
+            await settle();
+            assert.equal(allRegistrations().length, 0);
+        });
+    }
+
+    it("accepts both base configs", () => {
+        assert.equal(parseStackConfig(docker).apps.length, 2);
+        assert.equal(parseStackConfig(kube).apps.length, 2);
+    });
+
+    it("refuses a registry password stored in plain text", () => {
+        pulumi.runtime.setAllConfig({ "dockyard:registryPassword": "hunter2" }, []);
+        assert.throws(() => parseStackConfig({ ...kube, registry: { server: "registry.example.com" }, ...readRawConfig() }), /dockyard:registryPassword: must be a secret/);
+        pulumi.runtime.setAllConfig({ "dockyard:registryPassword": "hunter2" }, ["dockyard:registryPassword"]);
+        assert.equal(parseStackConfig({ ...kube, registry: { server: "registry.example.com" }, ...readRawConfig() }).apps.length, 2);
+    });
+
+    it("stops the real program before it registers anything", async () => {
+        const program = runProgram("bad", { "dockyard:target": "docker", "dockyard:apps": JSON.stringify({ server: { port: 0 } }) });
+        await assert.rejects(program, /invalid stack config \(1 problem\):\n {2}- dockyard:apps\.server\.port = 0: an integer from 1 to 65535/);
+        await settle();
+        assert.deepEqual(allRegistrations(), []);
+    });
+});

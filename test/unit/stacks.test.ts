@@ -1,0 +1,105 @@
+// Each checked-in stack, evaluated by the real program under mocks.
+import { strict as assert } from "assert";
+import { k8sCheck } from "../support/kubernetes";
+import { isSecretInput, known, ofType, registered } from "../support/mocks";
+import { runProgram, stackConfig } from "../support/stacks";
+
+async function settleApps(apps: Record<string, { imageRef: any; endpoint?: any; logs?: any }>) {
+    const out: Record<string, Record<string, unknown>> = {};
+    for (const [name, o] of Object.entries(apps)) {
+        out[name] = { imageRef: await known(o.imageRef) };
+        if (o.endpoint) out[name].endpoint = await known(o.endpoint);
+        if (o.logs) out[name].logs = await known(o.logs);
+    }
+    return out;
+}
+
+describe("stacks", function () {
+    this.timeout(120_000);
+
+    describe("dev: the local Docker engine", () => {
+        let outputs: Record<string, Record<string, unknown>>;
+        before(async () => {
+            const program = await runProgram("dev", stackConfig("dev"));
+            outputs = await settleApps(program.apps);
+        });
+
+        it("runs server as a service on 127.0.0.1:8080 and hello as a job", () => {
+            assert.equal(outputs.server.endpoint, "http://127.0.0.1:8080");
+            assert.equal(outputs.hello.logs, "Hello, World!\n");
+            assert.match(String(outputs.server.imageRef), /^dockyard\/server:sha-[0-9a-f]{20}$/);
+            assert.match(String(outputs.hello.imageRef), /^dockyard\/hello:sha-[0-9a-f]{20}$/);
+        });
+
+        it("registers images, containers and nothing of Kubernetes", () => {
+            const server = registered("docker:index/container:Container", "server-workload-container").inputs;
+            assert.deepEqual(server.ports, [{ internal: 8080, external: 8080, ip: "127.0.0.1", protocol: "tcp" }]);
+            assert.equal(server.image, outputs.server.imageRef);
+            assert.equal(server.readOnly, true);
+            const hello = registered("docker:index/container:Container", "hello-workload-container").inputs;
+            assert.equal(hello.mustRun, false);
+            assert.equal(hello.image, outputs.hello.imageRef);
+            for (const app of ["server", "hello"]) {
+                const build = registered("docker:index/image:Image", `${app}-image-build`).inputs;
+                assert.equal(build.skipPush, true);
+                assert.equal(build.build.context, `apps/${app}`);
+                assert.equal(build.buildOnPreview, true);
+            }
+            assert.deepEqual(ofType("dockyard:index:GoApp").map((r) => r.name).sort(), ["hello", "server"]);
+            assert.equal(ofType("kubernetes:apps/v1:Deployment").length + ofType("kubernetes:core/v1:Namespace").length, 0);
+        });
+    });
+
+    for (const [stack, replicas, limits] of [
+        ["staging", 2, { cpu: "500m", memory: "128Mi" }],
+        ["prod", 3, { cpu: "250m", memory: "64Mi" }],
+    ] as const) {
+        describe(`${stack}: Kubernetes`, () => {
+            let outputs: Record<string, Record<string, unknown>>;
+            before(async () => {
+                const program = await runProgram(stack, stackConfig(stack), { "dockyard:registryPassword": "s3cret" });
+                outputs = await settleApps(program.apps);
+            });
+
+            it("creates its namespace with Pod Security restricted enforced", () => {
+                const ns = registered("kubernetes:core/v1:Namespace", "namespace").inputs;
+                assert.equal(ns.metadata.name, `dockyard-${stack}`);
+                assert.equal(ns.metadata.labels["pod-security.kubernetes.io/enforce"], "restricted");
+            });
+
+            it("pushes each image with the secret password and deploys it by digest", () => {
+                for (const app of ["server", "hello"]) {
+                    const build = registered("docker:index/image:Image", `${app}-image-build`).inputs;
+                    assert.equal(build.skipPush, false);
+                    assert.ok(isSecretInput(build.registry));
+                    assert.deepEqual(build.registry.value, { server: "registry.example.com", username: "dockyard-ci", password: "s3cret" });
+                    assert.match(String(outputs[app].imageRef), /^registry\.example\.com\/[a-z]+@sha256:[0-9a-f]{64}$/);
+                }
+                const d = registered("kubernetes:apps/v1:Deployment", "server-workload-deployment").inputs;
+                assert.equal(d.spec.template.spec.containers[0].image, outputs.server.imageRef);
+                const j = registered("kubernetes:batch/v1:Job", "hello-workload-job").inputs;
+                assert.equal(j.spec.template.spec.containers[0].image, outputs.hello.imageRef);
+            });
+
+            it(`runs server with ${replicas} replicas and its limits in the namespace`, () => {
+                const d = registered("kubernetes:apps/v1:Deployment", "server-workload-deployment").inputs;
+                assert.equal(d.metadata.namespace, `dockyard-${stack}`);
+                assert.equal(d.spec.replicas, replicas);
+                assert.deepEqual(d.spec.template.spec.containers[0].resources.limits, limits);
+                assert.match(String(outputs.server.endpoint), new RegExp(`^server-workload-service-[0-9a-f]{8}\\.dockyard-${stack}\\.svc\\.cluster\\.local:8080$`));
+            });
+
+            it("registers no Docker container", () => {
+                assert.equal(ofType("docker:index/container:Container").length, 0);
+            });
+
+            it("produces objects that pass the schema and Pod Security restricted", () => {
+                const objects = ["kubernetes:core/v1:Namespace", "kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Service", "kubernetes:batch/v1:Job"].flatMap((t) =>
+                    ofType(t).map((r) => r.inputs),
+                );
+                assert.equal(objects.length, 4);
+                for (const r of k8sCheck(objects)) assert.deepEqual(r.problems, [], `${r.kind} ${r.name}`);
+            });
+        });
+    }
+});
