@@ -69,10 +69,14 @@ func check(raw json.RawMessage, evaluator policy.Evaluator) Result {
 	switch head.APIVersion + "/" + head.Kind {
 	case "apps/v1/Deployment":
 		d := &appsv1.Deployment{}
-		obj, pod = d, func() (*metav1.ObjectMeta, *corev1.PodSpec) { return &d.Spec.Template.ObjectMeta, &d.Spec.Template.Spec }
+		obj, pod = d, func() (*metav1.ObjectMeta, *corev1.PodSpec) {
+			return &d.Spec.Template.ObjectMeta, &d.Spec.Template.Spec
+		}
 	case "batch/v1/Job":
 		j := &batchv1.Job{}
-		obj, pod = j, func() (*metav1.ObjectMeta, *corev1.PodSpec) { return &j.Spec.Template.ObjectMeta, &j.Spec.Template.Spec }
+		obj, pod = j, func() (*metav1.ObjectMeta, *corev1.PodSpec) {
+			return &j.Spec.Template.ObjectMeta, &j.Spec.Template.Spec
+		}
 	case "v1/Pod":
 		p := &corev1.Pod{}
 		obj, pod = p, func() (*metav1.ObjectMeta, *corev1.PodSpec) { return &p.ObjectMeta, &p.Spec }

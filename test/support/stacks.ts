@@ -6,7 +6,9 @@ import YAML from "yaml";
 import { repoRoot } from "./docker";
 import { resetRegistrations, useMocks } from "./mocks";
 
-type Program = typeof import("../../index");
+import type * as ProgramModule from "../../index";
+
+type Program = typeof ProgramModule;
 
 /** The config the CLI hands the program: Pulumi.yaml's defaults, then the stack file's values. */
 export function stackConfig(stack: string): Record<string, string> {
@@ -32,5 +34,7 @@ export async function runProgram(stack: string, config: Record<string, string>, 
     pulumi.runtime.setAllConfig({ ...config, ...secrets }, Object.keys(secrets));
     const entry = require.resolve("../../index");
     delete require.cache[entry];
+    // The program runs at import: each stack needs a fresh module, so it is loaded outside the cache.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require(entry) as Program;
 }

@@ -1,0 +1,98 @@
+// The component package as an outside program gets it: packed, installed from
+// the tarball into a fresh project, used from JavaScript and type-checked from TypeScript.
+import { strict as assert } from "assert";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { repoRoot } from "../support/docker";
+
+const sh = (cmd: string, args: string[], cwd: string) => execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+
+function installedVersion(pkg: string): string {
+    return JSON.parse(fs.readFileSync(path.join(repoRoot, "node_modules", pkg, "package.json"), "utf8")).version;
+}
+
+const program = `
+const pulumi = require("@pulumi/pulumi");
+const seen = [];
+pulumi.runtime.setMocks({
+    newResource: (args) => {
+        seen.push({ type: args.type, name: args.name, inputs: args.inputs });
+        return { id: args.name + "-id", state: { ...args.inputs, repoDigest: "x@sha256:" + "0".repeat(64) } };
+    },
+    call: (args) => args.inputs,
+}, "consumer", "test", false);
+const { GoApp } = require("@dockyard/components");
+const app = new GoApp("web", { appDir: process.argv[2], target: "docker", docker: { hostPort: 18080 } });
+pulumi.all([app.imageRef, app.endpoint, app.workload.container.urn]).apply(([imageRef, endpoint]) => {
+    console.log(JSON.stringify({ imageRef, endpoint, seen }));
+});
+`;
+
+const typedConsumer = `
+import { GoApp, type GoAppArgs, InvalidArgsError, validateGoAppArgs } from "@dockyard/components";
+const args: GoAppArgs = { appDir: "apps/server", target: "kubernetes", kubernetes: { replicas: 2, serviceType: "ClusterIP" } };
+const problems = validateGoAppArgs(args);
+if (problems.length === 0) new GoApp("web", args);
+export const isError = (e: unknown) => e instanceof InvalidArgsError;
+`;
+
+describe("the published component package", function () {
+    this.timeout(240_000);
+    let project: string;
+    let tarball: string;
+
+    before(() => {
+        project = fs.mkdtempSync(path.join(os.tmpdir(), "dockyard-consumer-"));
+        const packed = JSON.parse(sh("npm", ["pack", "--json", "--pack-destination", project], path.join(repoRoot, "components")));
+        tarball = path.join(project, packed[0].filename);
+        fs.writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "consumer", private: true, main: "index.js" }));
+        sh("npm", [
+            "install", "--no-audit", "--no-fund", "--prefer-offline",
+            tarball,
+            `@pulumi/pulumi@${installedVersion("@pulumi/pulumi")}`,
+            `@pulumi/docker@${installedVersion("@pulumi/docker")}`,
+            `@pulumi/kubernetes@${installedVersion("@pulumi/kubernetes")}`,
+        ], project);
+    });
+
+    after(() => fs.rmSync(project, { recursive: true, force: true }));
+
+    it("ships compiled JavaScript and declarations, no sources or tests", () => {
+        const files: string[] = JSON.parse(sh("npm", ["pack", "--dry-run", "--json"], path.join(repoRoot, "components")))[0].files.map((f: { path: string }) => f.path);
+        assert.ok(files.includes("bin/index.js") && files.includes("bin/index.d.ts") && files.includes("README.md"), files.join(", "));
+        assert.deepEqual(files.filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts")), []);
+        assert.deepEqual(files.filter((f) => /tsbuildinfo|\.map$/.test(f)), []);
+    });
+
+    it("builds a GoApp in a fresh program under mocks", () => {
+        fs.writeFileSync(path.join(project, "index.js"), program);
+        const out = JSON.parse(sh("node", ["index.js", path.join(repoRoot, "apps", "server")], project).trim().split("\n").pop()!);
+        assert.match(out.imageRef, /^dockyard\/server:sha-[0-9a-f]{20}$/);
+        assert.equal(out.endpoint, "http://127.0.0.1:18080");
+        const types = out.seen.map((r: { type: string }) => r.type).sort();
+        assert.deepEqual(types, [
+            "docker:index/container:Container",
+            "docker:index/image:Image",
+            "dockyard:docker:DockerWorkload",
+            "dockyard:image:GoAppImage",
+            "dockyard:index:GoApp",
+        ]);
+    });
+
+    it("type-checks a TypeScript consumer, and keeps internals out of the declarations", () => {
+        fs.writeFileSync(path.join(project, "consumer.ts"), typedConsumer);
+        fs.writeFileSync(path.join(project, "internal.ts"), `import { throwIfAny } from "@dockyard/components/bin/internal/problems";\nthrowIfAny("x", []);\n`);
+        const tsc = path.join(repoRoot, "node_modules", ".bin", "tsc");
+        const flags = ["--noEmit", "--strict", "--esModuleInterop", "--skipLibCheck", "--module", "commonjs", "--target", "es2022", "--types", "node", "--typeRoots", path.join(repoRoot, "node_modules", "@types")];
+        sh(tsc, [...flags, "consumer.ts"], project);
+        let error = "";
+        try {
+            sh(tsc, [...flags, "internal.ts"], project);
+        } catch (e) {
+            error = String((e as { stdout?: string }).stdout);
+        }
+        assert.match(error, /has no exported member 'throwIfAny'/);
+    });
+});
