@@ -48,7 +48,11 @@ const cases: [string, Raw, string[]][] = [
 
 describe("stack config errors", () => {
     before(() => useMocks());
-    beforeEach(resetRegistrations);
+    beforeEach(() => {
+        resetRegistrations();
+        // Config is process-wide: start each case with none, so no earlier spec's secrets leak in.
+        pulumi.runtime.setAllConfig({}, []);
+    });
 
     for (const [label, raw, fragments] of cases) {
         it(`rejects ${label}`, async () => {

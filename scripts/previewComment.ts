@@ -1,0 +1,80 @@
+// Renders `pulumi preview` output as a pull-request comment that stays under
+// GitHub's 65,536-character limit: the change summary and any policy
+// violations first, the full output folded below and cut to fit, with a
+// pointer to the untruncated copy.
+import * as fs from "fs";
+
+/** GitHub rejects comment bodies over 65,536 characters; keep room for the wrapper. */
+export const COMMENT_LIMIT = 65_536;
+
+export interface PreviewComment {
+    stack: string;
+    /** The preview's full text output. */
+    output: string;
+    /** Where the full output lives (the workflow run, with its job summary and artifact). */
+    runUrl: string;
+    /** Whether `pulumi preview` succeeded. */
+    succeeded: boolean;
+    /** Upper bound on the body's length. Default: COMMENT_LIMIT. */
+    limit?: number;
+}
+
+/** The hidden marker a workflow uses to find and update this stack's comment instead of adding one. */
+export function commentMarker(stack: string): string {
+    return `<!-- dockyard-preview:${stack} -->`;
+}
+
+/** The `Resources:` block's lines ("+ 2 to create", "3 unchanged", …). */
+export function changeSummary(output: string): string[] {
+    const lines = output.split(/\r?\n/);
+    const start = lines.findIndex((l) => /^Resources:\s*$/.test(l.trim()));
+    if (start < 0) return [];
+    const summary: string[] = [];
+    for (const line of lines.slice(start + 1)) {
+        if (line.trim() === "") break;
+        summary.push(line.trim());
+    }
+    return summary;
+}
+
+/** Lines that report policy violations, which a reviewer must see even when the output is long. */
+export function policyViolations(output: string): string[] {
+    return output
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter((l) => /\[(mandatory|advisory)\]/.test(l));
+}
+
+/** Keeps a fenced block fenced: a run of backticks inside would close it early. */
+function defang(text: string): string {
+    return text.replace(/```/g, "`\u200b``");
+}
+
+export function renderPreviewComment(c: PreviewComment): string {
+    const limit = c.limit ?? COMMENT_LIMIT;
+    const summary = changeSummary(c.output);
+    const violations = policyViolations(c.output);
+    const head = [
+        commentMarker(c.stack),
+        `### ${c.succeeded ? "✅" : "❌"} \`pulumi preview\` — stack \`${c.stack}\``,
+        "",
+        summary.length ? summary.map((l) => `- ${l}`).join("\n") : "_No change summary: the preview did not finish. See the output below._",
+        ...(violations.length ? ["", `**Policy violations (${violations.length}):**`, ...violations.slice(0, 20).map((v) => `- ${defang(v)}`)] : []),
+        ...(violations.length > 20 ? [`- … and ${violations.length - 20} more`] : []),
+        "",
+    ].join("\n");
+    const open = "<details><summary>Full preview output</summary>\n\n```\n";
+    const full = `[Full output](${c.runUrl}) in the run's job summary and its \`preview-${c.stack}\` artifact.`;
+    const close = "\n```\n</details>\n\n";
+
+    const body = defang(c.output);
+    const room = limit - head.length - open.length - close.length - full.length - 200;
+    const shown = body.length <= room ? body : `${body.slice(0, Math.max(0, room))}\n… ${body.length - room} more characters not shown here`;
+    return `${head}${open}${shown}${close}${full}\n`;
+}
+
+// Used by the workflow: node -r ts-node/register scripts/previewComment.ts <stack> <output file> <run url> <succeeded>
+if (require.main === module) {
+    const [stack, file, runUrl, succeeded] = process.argv.slice(2);
+    process.stdout.write(renderPreviewComment({ stack, output: fs.readFileSync(file, "utf8"), runUrl, succeeded: succeeded === "true" }));
+}
