@@ -1,0 +1,3 @@
+module github.com/dockyard/bench/baseline-server
+
+go 1.26
