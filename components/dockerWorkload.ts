@@ -4,18 +4,12 @@ import * as net from "net";
 import { type ArgProblem, checkInteger, checkOneOf, known, throwIfAny } from "./internal/problems";
 import { dockerCpus, dockerMemoryMiB } from "./internal/quantity";
 import { floatingImageProblem } from "./internal/imageRef";
-import { type ResourceQuantities, type WorkloadKind, WORKLOAD_KINDS, validateEnv, validateQuantities } from "./types";
+import { type ResourceQuantities, type WorkloadArgs, WORKLOAD_KINDS, validateEnv, validateQuantities } from "./types";
 
 export type DockerRestartPolicy = "no" | "on-failure" | "always" | "unless-stopped";
 const RESTART_POLICIES: readonly DockerRestartPolicy[] = ["no", "on-failure", "always", "unless-stopped"];
 
-export interface DockerWorkloadArgs {
-    /** Image to run, by digest (`repo@sha256:…`) or content tag; never `latest` or untagged. Required. */
-    image: pulumi.Input<string>;
-    /** `service` keeps running and publishes `port`; `job` runs once and must exit 0. Default: `"service"`. */
-    kind?: WorkloadKind;
-    /** Port the service listens on inside the container; also passed to it as `PORT`. Services only. Default: `8080`. */
-    port?: number;
+export interface DockerWorkloadArgs extends WorkloadArgs {
     /**
      * Host port to publish `port` on. Default: an ephemeral port picked by the engine (see `url`). A fixed
      * port makes a replacement delete the old container first, since two cannot bind it at once.
@@ -23,10 +17,6 @@ export interface DockerWorkloadArgs {
     hostPort?: number;
     /** Host address to publish on. Default: `"127.0.0.1"`, so nothing is exposed beyond this machine. */
     hostIp?: pulumi.Input<string>;
-    /** Environment variables. `PORT` comes from `port` and may not be set here. Default: `{}`. */
-    env?: Record<string, pulumi.Input<string>>;
-    /** Arguments after the image's entrypoint. Default: none. */
-    args?: pulumi.Input<string>[];
     /** CPU and memory limits. Default: `{ cpu: "0.5", memory: "128Mi" }`. */
     limits?: ResourceQuantities;
     /** A fixed container name. Default: the resource name plus a random suffix; a fixed one means delete-before-replace. */

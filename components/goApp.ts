@@ -4,14 +4,14 @@ import { DockerWorkload, type DockerWorkloadArgs, validateDockerWorkloadArgs } f
 import { GoAppImage, type GoAppImageArgs, validateGoAppImageArgs } from "./goAppImage";
 import { type ArgProblem, checkOneOf, throwIfAny, under } from "./internal/problems";
 import { KubernetesWorkload, type KubernetesWorkloadArgs, validateKubernetesWorkloadArgs } from "./kubernetesWorkload";
-import { type WorkloadKind } from "./types";
+import { type WorkloadArgs, type WorkloadKind } from "./types";
 
 /** Where a GoApp runs. */
 export type Target = "docker" | "kubernetes";
 export const TARGETS: readonly Target[] = ["docker", "kubernetes"];
 
 /** Workload args GoApp sets itself, from its own top-level fields. */
-type Shared = "image" | "kind" | "port" | "env" | "args";
+type Shared = keyof WorkloadArgs;
 
 export interface GoAppArgs {
     /** The app's directory, holding go.mod and its Dockerfile. Required. */

@@ -10,6 +10,6 @@ export {
     KUBERNETES_DEFAULTS,
     validateKubernetesWorkloadArgs,
 } from "./kubernetesWorkload";
-export { type WorkloadKind, WORKLOAD_KINDS, type ResourceQuantities } from "./types";
+export { type WorkloadArgs, type WorkloadKind, WORKLOAD_KINDS, type ResourceQuantities } from "./types";
 export { type ArgProblem, InvalidArgsError, formatProblem } from "./internal/problems";
 export { isFloatingImageRef } from "./internal/imageRef";

@@ -2,20 +2,15 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { floatingImageProblem } from "./internal/imageRef";
 import { type ArgProblem, checkInteger, checkOneOf, known, throwIfAny } from "./internal/problems";
-import { type ResourceQuantities, type WorkloadKind, WORKLOAD_KINDS, validateEnv, validateQuantities } from "./types";
+import { type ResourceQuantities, type WorkloadArgs, WORKLOAD_KINDS, validateEnv, validateQuantities } from "./types";
 
 export type ServiceType = "ClusterIP" | "NodePort" | "LoadBalancer";
 export const SERVICE_TYPES: readonly ServiceType[] = ["ClusterIP", "NodePort", "LoadBalancer"];
 
-export interface KubernetesWorkloadArgs {
-    /** Image to run, by digest (`repo@sha256:…`) or content tag; never `latest` or untagged. Required. */
-    image: pulumi.Input<string>;
+/** A service becomes a Deployment plus a Service; a job, a batch/v1 Job. */
+export interface KubernetesWorkloadArgs extends WorkloadArgs {
     /** The app's name: the container name and `app.kubernetes.io/name`. Default: the component's name. */
     appName?: string;
-    /** `service`: a Deployment plus a Service. `job`: a batch/v1 Job. Default: `"service"`. */
-    kind?: WorkloadKind;
-    /** Port the app listens on in the pod; passed to it as `PORT`. Services only. Default: `8080`. */
-    port?: number;
     /** Port the Service exposes. Default: `port`. */
     servicePort?: number;
     /** Service type; `LoadBalancer` and `NodePort` expose the app outside the cluster. Default: `"ClusterIP"`. */
@@ -26,10 +21,6 @@ export interface KubernetesWorkloadArgs {
     namespace?: pulumi.Input<string>;
     /** Fixed object names. Default: the component's name plus a random suffix; fixed names mean delete-before-replace. */
     objectName?: string;
-    /** Environment variables. `PORT` and `SHUTDOWN_TIMEOUT` are set from other args and may not be set here. Default: `{}`. */
-    env?: Record<string, pulumi.Input<string>>;
-    /** Arguments after the image's entrypoint. Default: none. */
-    args?: pulumi.Input<string>[];
     /** Resource requests. Default: `{ cpu: "50m", memory: "32Mi" }`. */
     requests?: ResourceQuantities;
     /** Resource limits. Default: `{ cpu: "500m", memory: "128Mi" }`. */

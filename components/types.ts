@@ -1,4 +1,5 @@
 // Types shared by the workload components.
+import type * as pulumi from "@pulumi/pulumi";
 import { parseQuantity } from "./internal/quantity";
 import { type ArgProblem } from "./internal/problems";
 
@@ -6,6 +7,20 @@ import { type ArgProblem } from "./internal/problems";
 export type WorkloadKind = "service" | "job";
 
 export const WORKLOAD_KINDS: readonly WorkloadKind[] = ["service", "job"];
+
+/** What every workload takes, on any target. */
+export interface WorkloadArgs {
+    /** Image to run, by digest (`repo@sha256:…`) or content tag; never `latest` or untagged. Required. */
+    image: pulumi.Input<string>;
+    /** `service` keeps running and serves `port`; `job` runs once to completion and must succeed. Default: `"service"`. */
+    kind?: WorkloadKind;
+    /** Port the service listens on; also passed to it as `PORT`. Services only. Default: `8080`. */
+    port?: number;
+    /** Environment variables. `PORT` (and on Kubernetes `SHUTDOWN_TIMEOUT`) are derived and may not be set here. Default: `{}`. */
+    env?: Record<string, pulumi.Input<string>>;
+    /** Arguments after the image's entrypoint. Default: none. */
+    args?: pulumi.Input<string>[];
+}
 
 /** CPU and memory as Kubernetes quantities, e.g. `{ cpu: "250m", memory: "64Mi" }`. */
 export interface ResourceQuantities {
