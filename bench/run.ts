@@ -96,9 +96,24 @@ function freePort(): Promise<number> {
     });
 }
 
+/**
+ * With two or more cores, the server runs on core 0 (GOMAXPROCS=1) and wrk on core 1, so the load
+ * generator never steals the server's CPU: unpinned, run-to-run noise on a 2-core machine was as
+ * large as the difference being measured.
+ */
+const pinned = os.cpus().length >= 2 && (() => {
+    try {
+        execFileSync("taskset", ["-c", "0", "true"]);
+        return true;
+    } catch {
+        return false;
+    }
+})();
+
 async function startServer(binary: string): Promise<{ proc: ChildProcess; url: string }> {
     const port = await freePort();
-    const proc = spawn(binary, [], { env: { ...process.env, PORT: String(port) }, stdio: "ignore" });
+    const env = { ...process.env, PORT: String(port), ...(pinned && { GOMAXPROCS: "1" }) };
+    const proc = pinned ? spawn("taskset", ["-c", "0", binary], { env, stdio: "ignore" }) : spawn(binary, [], { env, stdio: "ignore" });
     const url = `http://127.0.0.1:${port}/`;
     await waitUntil(`${binary} to listen`, 10_000, async () => ((await fetch(`${url}healthz`).catch(() => undefined)) ? true : undefined));
     return { proc, url };
@@ -135,7 +150,7 @@ async function throughput() {
     execFileSync("go", ["build", "-trimpath", "-o", ours, "."], { cwd: path.join(appsDir, "server"), env: { ...process.env, GOWORK: "off" } });
     execFileSync("go", ["build", "-trimpath", "-o", baseline, "."], { cwd: path.join(repoRoot, "bench", "baseline-server") });
     const connections = 64;
-    const rounds = 3;
+    const rounds = 5;
     const results: Record<string, (WrkResult & { drift: number })[]> = { ours: [], baseline: [] };
     for (let round = 0; round < rounds; round++) {
         // Alternate which goes first, so neither always gets the warmer machine.
@@ -143,7 +158,8 @@ async function throughput() {
         for (const which of order) {
             const { proc, url } = await startServer(which === "ours" ? ours : baseline);
             try {
-                const r = await run("wrk", ["-t2", `-c${connections}`, "-d5s", "--latency", url]);
+                const wrk = ["-t" + (pinned ? 1 : 2), `-c${connections}`, "-d5s", "--latency", url];
+                const r = pinned ? await run("taskset", ["-c", "1", "wrk", ...wrk]) : await run("wrk", wrk);
                 if (r.code !== 0) throw new Error(`wrk failed: ${r.stderr}`);
                 const parsed = parseWrk(r.stdout);
                 // The next count is one past every request the server handled; wrk abandons up to one
@@ -172,7 +188,8 @@ async function throughput() {
     const countOk = results.ours.every((r) => r.drift >= 0 && r.drift <= connections);
     section(
         "2. Server throughput and latency",
-        `wrk, 2 threads, ${connections} connections, 5 s per run, ${rounds} rounds alternating; medians. Each server is a fresh process on loopback. ` +
+        `wrk, ${connections} connections, 5 s per run, ${rounds} rounds alternating which server goes first; medians. Each server is a fresh process on loopback. ` +
+            (pinned ? "Server pinned to core 0 with GOMAXPROCS=1, wrk (one thread) to core 1. " : "Unpinned (fewer than 2 cores or no taskset). ") +
             `"counter − responses" is the server's count minus the responses wrk recorded: 0 to ${connections} is exact counting ` +
             "(wrk drops in-flight requests at its deadline); a negative value means lost updates.\n\n" +
             table(["server", "requests/s", "p50 ms", "p99 ms", "errors", "counter − responses per run"], rows) +

@@ -21,12 +21,25 @@ func NewHandler(s *Server) http.Handler {
 	mux.HandleFunc("GET /{$}", s.hello)
 	mux.HandleFunc("GET /healthz", ok)
 	mux.HandleFunc("GET /readyz", s.ready)
-	return mux
+	// GET / is nearly all the traffic: answering it before the pattern
+	// matcher measurably raises throughput (bench/README.md). Every other
+	// request, including other methods on /, still goes through mux.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			s.hello(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
+
+// Assigned rather than Set: the key is already canonical, so this skips
+// canonicalisation and an allocation on the hot path.
+var textPlain = []string{"text/plain; charset=utf-8"}
 
 func (s *Server) hello(w http.ResponseWriter, _ *http.Request) {
 	n := s.hits.Add(1)
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header()["Content-Type"] = textPlain
 	body := make([]byte, 0, 48)
 	body = append(body, "Hello, World! Counter: "...)
 	body = strconv.AppendUint(body, n, 10)
@@ -47,6 +60,6 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 func (s *Server) StartDraining() { s.draining.Store(true) }
 
 func ok(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header()["Content-Type"] = textPlain
 	_, _ = w.Write([]byte("ok\n"))
 }

@@ -48,6 +48,11 @@ func TestRoutes(t *testing.T) {
 			if tt.wantBody != "" && rec.Body.String() != tt.wantBody {
 				t.Errorf("body %q, want %q", rec.Body.String(), tt.wantBody)
 			}
+			if rec.Code == http.StatusOK {
+				if got := rec.Header().Get("Content-Type"); got != "text/plain; charset=utf-8" {
+					t.Errorf("Content-Type %q, want text/plain; charset=utf-8", got)
+				}
+			}
 			if got := rec.Header().Get("Allow"); got != tt.wantAllow {
 				t.Errorf("Allow %q, want %q", got, tt.wantAllow)
 			}
