@@ -38,7 +38,11 @@ export interface KubernetesWorkloadArgs extends WorkloadArgs {
     shutdownTimeoutSeconds?: number;
     /** Job retries before it is marked failed. Default: `2`. */
     backoffLimit?: number;
-    /** Seconds a finished Job is kept before Kubernetes deletes it. Default: `3600`. */
+    /**
+     * Seconds a finished Job is kept before Kubernetes deletes it. Once it is gone, a `pulumi refresh`
+     * drops it from state and the next `up` runs it again; raise this (or set it very high) if that is
+     * unwanted. Default: `3600`.
+     */
     ttlSecondsAfterFinished?: number;
     /** Seconds a Job may run in all. Default: `600`. */
     activeDeadlineSeconds?: number;
