@@ -7,10 +7,12 @@ sudo=""
 [[ $(id -u) -eq 0 ]] || sudo=sudo
 
 # Debian's docker.io is the engine (and a BuildKit-capable client); busybox-static
-# gives the offline Go base image its shell; shellcheck lets actionlint check run: blocks.
+# gives the offline Go base image its shell; docker-registry is the push tests'
+# registry; shellcheck lets actionlint check run: blocks.
 need=()
 command -v dockerd >/dev/null || need+=(docker.io)
 [[ -x /bin/busybox ]] || need+=(busybox-static)
+command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v shellcheck >/dev/null || need+=(shellcheck)
 for pkg in "$@"; do command -v "$pkg" >/dev/null || need+=("$pkg"); done
 if ((${#need[@]})); then

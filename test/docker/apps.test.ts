@@ -1,7 +1,7 @@
 // The apps' Dockerfiles, built unchanged and run on a real engine.
 import { strict as assert } from "assert";
 import * as fs from "fs";
-import { Janitor, buildApp, docker, dockerOk, ensureEngine, ensureGoBaseImage, uniqueName, waitUntil } from "../support/docker";
+import { Janitor, buildApp, docker, dockerOk, ensureEngine, ensureGoBaseImage, startRegistry, uniqueName, waitUntil } from "../support/docker";
 
 const NON_ROOT = "65532:65532";
 
@@ -53,6 +53,30 @@ describe("apps on a real Docker engine", function () {
         assert.notEqual(r.code, 0, "a shell ran inside the server image");
         const layers = JSON.parse(await dockerOk(["image", "inspect", "-f", "{{json .RootFS.Layers}}", serverImage]));
         assert.equal(layers.length, 1, `runtime image has ${layers.length} layers, want the binary's one`);
+    });
+
+    it("pushes to a registry and runs again from its digest alone", async () => {
+        const registry = await startRegistry();
+        try {
+            const repo = `${registry.host}/dockyard/server`;
+            const pushed = janitor.image(`${repo}:${uniqueName("push")}`);
+            await dockerOk(["tag", serverImage, pushed]);
+            await dockerOk(["push", pushed]);
+            const [digestRef] = JSON.parse(await dockerOk(["image", "inspect", "-f", "{{json .RepoDigests}}", pushed])) as string[];
+            assert.match(digestRef, new RegExp(`^${repo.replace(/\./g, "\\.")}@sha256:[0-9a-f]{64}$`));
+            // Forget every local name for it: the run below can only come from the registry.
+            await dockerOk(["rmi", pushed]);
+            const name = janitor.container(uniqueName("dockyard-bydigest"));
+            await dockerOk(["pull", digestRef]);
+            janitor.image(digestRef);
+            await dockerOk(["run", "-d", "--name", name, "-p", "127.0.0.1::8080", "--read-only", "--cap-drop", "ALL", digestRef]);
+            const url = `http://${(await dockerOk(["port", name, "8080/tcp"])).trim().split("\n")[0]}/`;
+            const first = await waitUntil("the pulled server to answer", 20_000, async () => (await get(url).catch(() => undefined))?.body);
+            assert.equal(first, "Hello, World! Counter: 1\n");
+            assert.equal(await inspect(name, "{{.Config.Image}}"), digestRef);
+        } finally {
+            registry.stop();
+        }
     });
 
     describe("server", () => {

@@ -3,6 +3,7 @@
 // Go base image that stands in for the registry's golang image.
 import { spawn, execFileSync } from "child_process";
 import * as fs from "fs";
+import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 
@@ -167,6 +168,33 @@ export class Janitor {
         this.containers.clear();
         this.images.clear();
     }
+}
+
+/**
+ * A throwaway registry (Debian's docker-registry) on a loopback port, which the
+ * engine trusts over plain HTTP. Stopped, with its storage removed, by `stop`.
+ */
+export async function startRegistry(): Promise<{ host: string; stop: () => void }> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dockyard-registry-"));
+    const port = await new Promise<number>((resolve, reject) => {
+        const probe = net.createServer().listen(0, "127.0.0.1", () => {
+            const p = (probe.address() as net.AddressInfo).port;
+            probe.close(() => resolve(p));
+        });
+        probe.on("error", reject);
+    });
+    const config = path.join(dir, "config.yml");
+    fs.writeFileSync(config, `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:${port}\n`);
+    const proc = spawn("docker-registry", ["serve", config], { stdio: "ignore" });
+    const host = `127.0.0.1:${port}`;
+    await waitUntil(`the registry on ${host}`, 15_000, async () => ((await fetch(`http://${host}/v2/`).catch(() => undefined))?.ok ? true : undefined));
+    return {
+        host,
+        stop: () => {
+            proc.kill();
+            fs.rmSync(dir, { recursive: true, force: true });
+        },
+    };
 }
 
 /** A name unique to this process, so parallel or leftover runs never collide. */
