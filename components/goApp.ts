@@ -4,7 +4,7 @@ import { DockerWorkload, type DockerWorkloadArgs, validateDockerWorkloadArgs } f
 import { GoAppImage, type GoAppImageArgs, validateGoAppImageArgs } from "./goAppImage";
 import { type ArgProblem, checkOneOf, throwIfAny, under } from "./internal/problems";
 import { KubernetesWorkload, type KubernetesWorkloadArgs, validateKubernetesWorkloadArgs } from "./kubernetesWorkload";
-import { type WorkloadArgs, type WorkloadKind } from "./types";
+import { type WorkloadArgs } from "./types";
 
 /** Where a GoApp runs. */
 export type Target = "docker" | "kubernetes";
@@ -13,19 +13,12 @@ export const TARGETS: readonly Target[] = ["docker", "kubernetes"];
 /** Workload args GoApp sets itself, from its own top-level fields. */
 type Shared = keyof WorkloadArgs;
 
-export interface GoAppArgs {
+/** `kind`, `port`, `env` and `args` are the workload's; `image` here is how to build it. */
+export interface GoAppArgs extends Omit<WorkloadArgs, "image"> {
     /** The app's directory, holding go.mod and its Dockerfile. Required. */
     appDir: string;
     /** Run on a Docker engine or on Kubernetes. Required. */
     target: Target;
-    /** `service` (serves `port`) or `job` (runs to completion). Default: `"service"`. */
-    kind?: WorkloadKind;
-    /** Port the service listens on; passed to it as `PORT`. Services only. Default: `8080`. */
-    port?: number;
-    /** Environment variables for the app. Default: `{}`. */
-    env?: Record<string, pulumi.Input<string>>;
-    /** Arguments after the image's entrypoint. Default: none. */
-    args?: pulumi.Input<string>[];
     /** How to build and where to push the image. Default: built locally from `<appDir>/Dockerfile`. */
     image?: Omit<GoAppImageArgs, "appDir">;
     /** Settings for `target: "docker"`; not allowed with Kubernetes. Default: DockerWorkload's defaults. */
