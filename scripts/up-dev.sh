@@ -16,6 +16,8 @@ fi
 # The program consumes the component package as published: build it first.
 npx tsc -b components
 
+# The file backend in Pulumi.yaml refuses a state directory that does not exist yet.
+mkdir -p .pulumi-state
 # The dev stack holds no secrets; an empty passphrase keeps the local backend non-interactive.
 export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-}"
 pulumi stack select dev --create --non-interactive
