@@ -135,6 +135,9 @@ export class DockerWorkload extends pulumi.ComponentResource {
                 securityOpts: ["no-new-privileges:true"],
                 tmpfs: args.tmpfs,
                 memory: dockerMemoryMiB(limits.memory),
+                // Equal to memory: no swap beyond the limit. Left unset, the engine picks twice the
+                // memory, reads back as drift, and every `pulumi up` would "update" the container.
+                memorySwap: dockerMemoryMiB(limits.memory),
                 cpus: dockerCpus(limits.cpu),
                 stopTimeout: args.stopTimeoutSeconds ?? DOCKER_DEFAULTS.stopTimeoutSeconds,
                 destroyGraceSeconds: args.stopTimeoutSeconds ?? DOCKER_DEFAULTS.stopTimeoutSeconds,

@@ -22,6 +22,7 @@ describe("DockerWorkload", () => {
             assert.deepEqual(c.capabilities, { drops: ["ALL"], adds: [] });
             assert.deepEqual(c.securityOpts, ["no-new-privileges:true"]);
             assert.equal(c.memory, 128);
+            assert.equal(c.memorySwap, 128, "swap is capped at the memory limit, and no drift is left for the engine to fill in");
             assert.equal(c.cpus, "0.5");
             assert.equal(c.restart, "unless-stopped");
             assert.equal(c.mustRun, true);
@@ -72,6 +73,7 @@ describe("DockerWorkload", () => {
         const c = registered(CONTAINER, "tuned-container").inputs;
         assert.equal(c.cpus, "0.25");
         assert.equal(c.memory, 1024);
+        assert.equal(c.memorySwap, 1024);
         assert.deepEqual(c.envs, ["PORT=8080", "LOG_LEVEL=debug"]);
         assert.deepEqual(c.command, ["-v"]);
         assert.deepEqual(c.labels, [{ label: "team", value: "edge" }]);
