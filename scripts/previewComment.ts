@@ -37,12 +37,25 @@ export function changeSummary(output: string): string[] {
     return summary;
 }
 
-/** Lines that report policy violations, which a reviewer must see even when the output is long. */
+/**
+ * One line per policy violation, which a reviewer must see even when the output is long: the engine's
+ * "[mandatory]  policy  (type: name)" header joined with its last indented line, the resource's own message.
+ */
 export function policyViolations(output: string): string[] {
-    return output
-        .split(/\r?\n/)
-        .map((l) => l.trim())
-        .filter((l) => /\[(mandatory|advisory)\]/.test(l));
+    const lines = output.split(/\r?\n/);
+    const found: string[] = [];
+    lines.forEach((line, i) => {
+        if (!/\[(mandatory|advisory)\]/.test(line)) return;
+        const indent = line.search(/\S/);
+        let message = "";
+        for (const next of lines.slice(i + 1)) {
+            if (next.trim() === "" || next.search(/\S/) <= indent) break;
+            message = next.trim();
+        }
+        const header = line.trim().replace(/^-\s+/, "");
+        found.push(message ? `${header}: ${message}` : header);
+    });
+    return found;
 }
 
 /** Keeps a fenced block fenced: a run of backticks inside would close it early. */
@@ -58,12 +71,12 @@ export function renderPreviewComment(c: PreviewComment): string {
         commentMarker(c.stack),
         `### ${c.succeeded ? "✅" : "❌"} \`pulumi preview\` — stack \`${c.stack}\``,
         "",
-        summary.length ? summary.map((l) => `- ${l}`).join("\n") : "_No change summary: the preview did not finish. See the output below._",
+        summary.length ? summary.map((l) => `- ${l}`).join("\n") : "_No change summary: the preview stopped before the end. See the violations and output below._",
         ...(violations.length ? ["", `**Policy violations (${violations.length}):**`, ...violations.slice(0, 20).map((v) => `- ${defang(v)}`)] : []),
         ...(violations.length > 20 ? [`- … and ${violations.length - 20} more`] : []),
         "",
     ].join("\n");
-    const open = "<details><summary>Full preview output</summary>\n\n```\n";
+    const open = "\n<details><summary>Full preview output</summary>\n\n```\n";
     const full = `[Full output](${c.runUrl}) in the run's job summary and its \`preview-${c.stack}\` artifact.`;
     const close = "\n```\n</details>\n\n";
 

@@ -9,7 +9,8 @@ ${Array.from({ length: resources }, (_, i) => ` +   ├─ kubernetes:apps/v1:De
 Policies:
     ❌ dockyard@v0.1.0
         - [mandatory]  dockyard-images-pinned  (kubernetes:apps/v1:Deployment: app-0-workload-deployment)
-          Images are deployed by digest or content tag.
+          Images are deployed by digest or content tag, never by \`latest\` or untagged.
+          kubernetes:apps/v1:Deployment "app-0-workload-deployment" container "server" runs image "nginx:latest": deploy it by digest.
 
 Resources:
     + ${resources + 1} to create
@@ -22,7 +23,9 @@ Duration: 4s
 describe("preview comment", () => {
     it("reads the change summary and the policy violations", () => {
         assert.deepEqual(changeSummary(preview(2)), ["+ 3 to create", "~ 1 to update", "3 unchanged"]);
-        assert.deepEqual(policyViolations(preview(2)), ["- [mandatory]  dockyard-images-pinned  (kubernetes:apps/v1:Deployment: app-0-workload-deployment)"]);
+        assert.deepEqual(policyViolations(preview(2)), [
+            '[mandatory]  dockyard-images-pinned  (kubernetes:apps/v1:Deployment: app-0-workload-deployment): kubernetes:apps/v1:Deployment "app-0-workload-deployment" container "server" runs image "nginx:latest": deploy it by digest.',
+        ]);
     });
 
     it("puts the marker, summary and violations before the folded output", () => {
@@ -52,6 +55,6 @@ describe("preview comment", () => {
 
     it("says when there is no summary because the preview failed early", () => {
         const body = renderPreviewComment({ stack: "dev", output: "error: could not load plugin", runUrl: "u", succeeded: false });
-        assert.match(body, /No change summary: the preview did not finish/);
+        assert.match(body, /No change summary: the preview stopped before the end/);
     });
 });
