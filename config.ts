@@ -57,8 +57,6 @@ export interface StackPlan {
     /** Kubernetes: the namespace every app lands in, created by the program unless `createNamespace` is false. */
     namespace?: string;
     createNamespace: boolean;
-    /** Kubernetes: whether Services of type LoadBalancer are allowed; read by the policy pack too. */
-    allowLoadBalancer: boolean;
     /** One GoApp per configured app, in config order. */
     apps: { name: string; args: GoAppArgs }[];
 }
@@ -93,12 +91,12 @@ function isSecretKey(key: string): boolean {
 const show = (value: unknown) => (value === undefined ? "(unset)" : JSON.stringify(value));
 
 function zodProblems(prefix: string, error: z.ZodError): string[] {
-    return error.issues.map((issue) => {
+    return error.issues.flatMap((issue) => {
         const at = [prefix, ...issue.path.map(String)].filter(Boolean).join(".");
         const key = `${NS}:${at}`;
         switch (issue.code) {
             case "unrecognized_keys":
-                return issue.keys.map((k) => `${NS}:${at ? `${at}.` : ""}${k}: unknown key`).join("\n  - ");
+                return issue.keys.map((k) => `${NS}:${at ? `${at}.` : ""}${k}: unknown key`);
             case "invalid_value":
                 return `${key} = ${show(issue.input)}: one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
             case "invalid_type":
@@ -163,7 +161,6 @@ export function parseStackConfig(raw: Record<string, unknown>, registryPassword?
         target: settings.target,
         namespace: settings.namespace,
         createNamespace: settings.namespace !== undefined && (settings.createNamespace ?? true),
-        allowLoadBalancer: settings.allowLoadBalancer ?? false,
         apps,
     };
 }

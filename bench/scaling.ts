@@ -30,7 +30,6 @@ async function main() {
     const plan: StackPlan = {
         target,
         createNamespace: false,
-        allowLoadBalancer: false,
         apps: Array.from({ length: count }, (_, i) => ({ name: `app-${i}`, args: toGoAppArgs("server", {}, settings) })),
     };
     const outputs: pulumi.Output<unknown>[] =

@@ -27,7 +27,7 @@ export interface GoAppArgs extends Omit<WorkloadArgs, "image"> {
     kubernetes?: Omit<KubernetesWorkloadArgs, Shared>;
 }
 
-const SHARED_FIELDS = new Set(["image", "kind", "port", "env", "args"]);
+const SHARED_FIELDS = new Set<string>(["image", "kind", "port", "env", "args"] satisfies Shared[]);
 
 /** A stand-in for the image reference, which is only known once built: validators skip unknown values. */
 const pendingImage = pulumi.output("pending");

@@ -17,6 +17,7 @@ const cases: [string, Raw, string[]][] = [
     ["an empty apps map", { ...docker, apps: {} }, ["dockyard:apps = {}: at least one app"]],
     ["apps given as a list", { ...docker, apps: ["server"] }, ['dockyard:apps = ["server"]: an object']],
     ["an unknown top-level key", { ...docker, replicas: 3 }, ["dockyard:replicas: unknown key"]],
+    ["two unknown keys, each its own problem", { ...docker, replicas: 3, region: "eu" }, ["dockyard:replicas: unknown key", "dockyard:region: unknown key"]],
     ["an app that has no folder", withApp(docker, "worker", {}), ['dockyard:apps.worker: no app named "worker" under apps/; known apps: hello, server']],
     ["an unknown app key", withApp(docker, "server", { ports: [8080] }), ["dockyard:apps.server.ports: unknown key"]],
     ["a misspelt limits key", withApp(kube, "server", { limit: { cpu: "1" } }), ["dockyard:apps.server.limit: unknown key"]],
