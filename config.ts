@@ -11,8 +11,10 @@ const NS = "dockyard";
 const quantities = z.strictObject({ cpu: z.string().optional(), memory: z.string().optional() });
 
 /** One entry of `dockyard:apps`: the app's folder name → how to run it. */
-const appSchema = z.strictObject({
+const appShape = {
     kind: z.enum(["service", "job"]).optional(),
+    /** A prebuilt image by digest: deployed as given, nothing built. */
+    image: z.string().optional(),
     port: z.number().optional(),
     env: z.record(z.string(), z.string()).optional(),
     args: z.array(z.string()).optional(),
@@ -25,7 +27,10 @@ const appSchema = z.strictObject({
     // Docker only.
     hostPort: z.number().optional(),
     containerName: z.string().optional(),
-});
+};
+const appSchema = z.strictObject(appShape);
+/** The same fields, unknown keys dropped: the values beside a typo are still checked. */
+const looseAppSchema = z.object(appShape);
 
 const stackSchema = z.strictObject({
     target: z.enum(["docker", "kubernetes"]),
@@ -35,12 +40,15 @@ const stackSchema = z.strictObject({
     goImage: z.string().optional(),
     runtimeImage: z.string().optional(),
     platform: z.string().optional(),
-    registry: z.strictObject({ server: z.string(), username: z.string().optional() }).optional(),
+    registry: z.strictObject({ server: z.string(), username: z.string().optional(), checkLogin: z.boolean().optional() }).optional(),
     registryPassword: z.string().optional(),
     // Kubernetes only.
     namespace: z.string().optional(),
     createNamespace: z.boolean().optional(),
     allowLoadBalancer: z.boolean().optional(),
+    podSecurityVersion: z.string().regex(/^(v1\.[0-9]+|latest)$/, 'a Kubernetes minor version such as "v1.37", or "latest"').optional(),
+    imagePullSecrets: z.array(z.string()).optional(),
+    readyTimeoutSeconds: z.number().optional(),
     // Docker only.
     hostIp: z.string().optional(),
 });
@@ -48,7 +56,10 @@ const stackSchema = z.strictObject({
 export type AppConfig = z.infer<typeof appSchema>;
 type StackSettings = z.infer<typeof stackSchema>;
 
-const KUBERNETES_ONLY = { app: ["requests", "replicas", "serviceType", "servicePort"], stack: ["namespace", "createNamespace", "allowLoadBalancer"] };
+const KUBERNETES_ONLY = {
+    app: ["requests", "replicas", "serviceType", "servicePort"],
+    stack: ["namespace", "createNamespace", "allowLoadBalancer", "podSecurityVersion", "imagePullSecrets", "readyTimeoutSeconds"],
+};
 const DOCKER_ONLY = { app: ["hostPort", "containerName"], stack: ["hostIp"] };
 
 /** What a stack deploys, ready for `compose`. */
@@ -57,11 +68,16 @@ export interface StackPlan {
     /** Kubernetes: the namespace every app lands in, created by the program unless `createNamespace` is false. */
     namespace?: string;
     createNamespace: boolean;
+    /** Kubernetes: the Pod Security Standards version the created namespace enforces. */
+    podSecurityVersion: string;
     /** One GoApp per configured app, in config order. */
     apps: { name: string; args: GoAppArgs }[];
+    /** The registry login to check before anything is created: set when a user and password are configured. */
+    registryLogin?: { server: string; username: string; password: pulumi.Input<string> };
 }
 
-export class StackConfigError extends Error {
+/** Every config problem at once; a RunError, so the CLI prints this message alone, without a stack trace. */
+export class StackConfigError extends pulumi.RunError {
     constructor(readonly problems: string[]) {
         super(`invalid stack config (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`);
         this.name = "StackConfigError";
@@ -139,30 +155,61 @@ export function parseStackConfig(raw: Record<string, unknown>, registryPassword?
             problems.add(`${key}: no app named ${JSON.stringify(name)} under ${settings.appsDir}/; known apps: ${known.join(", ") || "none"}`);
             continue;
         }
-        const app = appSchema.safeParse(entry ?? {}, { reportInput: true });
-        if (!app.success) {
-            for (const p of zodProblems(`apps.${name}`, app.error)) problems.add(p);
-            continue;
-        }
+        const strict = appSchema.safeParse(entry ?? {}, { reportInput: true });
+        if (!strict.success) for (const p of zodProblems(`apps.${name}`, strict.error)) problems.add(p);
+        const app = looseAppSchema.safeParse(entry ?? {});
+        if (!app.success) continue;
         const misplaced = wrongTarget.app.filter((k) => app.data[k as keyof AppConfig] !== undefined);
         for (const k of misplaced) problems.add(`${key}.${k} = ${show(app.data[k as keyof AppConfig])}: not used when target is "${settings.target}"`);
         if (app.data.serviceType === "LoadBalancer" && !settings.allowLoadBalancer) {
             problems.add(`${key}.serviceType = "LoadBalancer": not allowed on this stack; set ${NS}:allowLoadBalancer to true to expose it`);
         }
-        if (misplaced.length > 0) continue;
-
-        const args = toGoAppArgs(name, app.data, settings, registryPassword);
+        // What is misplaced is reported above; the rest of the app's values are still checked.
+        const checked = Object.fromEntries(Object.entries(app.data).filter(([k]) => !misplaced.includes(k))) as AppConfig;
+        const args = toGoAppArgs(name, checked, settings, registryPassword);
         for (const p of validateGoAppArgs(args)) problems.add(formatProblem({ ...p, field: configKeyFor(name, p.field) }));
         apps.push({ name, args });
     }
+    for (const p of clashes(apps)) problems.add(p);
     if (problems.size > 0) throw new StackConfigError([...problems]);
 
     return {
         target: settings.target,
         namespace: settings.namespace,
         createNamespace: settings.namespace !== undefined && (settings.createNamespace ?? true),
+        podSecurityVersion: settings.podSecurityVersion ?? POD_SECURITY_VERSION,
         apps,
+        registryLogin:
+            settings.registry?.username !== undefined && registryPassword !== undefined && settings.registry.checkLogin !== false
+                ? { server: settings.registry.server, username: settings.registry.username, password: registryPassword }
+                : undefined,
     };
+}
+
+/**
+ * The Pod Security Standards version a created namespace enforces unless `podSecurityVersion` says
+ * otherwise: the Kubernetes minor this project is tested against. Pinned rather than `latest`, so a
+ * cluster upgrade never tightens the policy under running apps; raise it deliberately.
+ */
+export const POD_SECURITY_VERSION = "v1.37";
+
+/** Two Docker apps cannot hold one host port or one container name: caught here, not halfway through `up`. */
+function clashes(apps: StackPlan["apps"]): string[] {
+    const problems: string[] = [];
+    for (const field of ["hostPort", "containerName"] as const) {
+        const owners = new Map<unknown, string[]>();
+        for (const { name, args } of apps) {
+            const value = args.docker?.[field];
+            if (value !== undefined) owners.set(value, [...(owners.get(value) ?? []), name]);
+        }
+        for (const [value, names] of owners) {
+            if (names.length < 2) continue;
+            for (const name of names.slice(1)) {
+                problems.push(`${NS}:apps.${name}.${field} = ${show(value)}: already taken by app "${names[0]}"; each app needs its own`);
+            }
+        }
+    }
+    return problems;
 }
 
 /** Apps are the folders under appsDir that hold a Dockerfile. */
@@ -177,13 +224,11 @@ export function availableApps(appsDir: string): string[] {
 
 /** One app's config and the stack's settings, as the GoApp component takes them. */
 export function toGoAppArgs(name: string, app: AppConfig, s: StackSettings, registryPassword?: pulumi.Input<string>): GoAppArgs {
-    const image: GoAppArgs["image"] = {
-        goImage: s.goImage,
-        runtimeImage: s.runtimeImage,
-        platform: s.platform,
-        buildOnPreview: s.buildOnPreview,
-        registry: s.registry && { server: s.registry.server, username: s.registry.username, password: registryPassword },
-    };
+    const registry = s.registry && { server: s.registry.server, username: s.registry.username, password: registryPassword };
+    const image: GoAppArgs["image"] =
+        app.image !== undefined
+            ? { ref: app.image, registry }
+            : { goImage: s.goImage, runtimeImage: s.runtimeImage, platform: s.platform, buildOnPreview: s.buildOnPreview, registry };
     const common = { appDir: path.join(s.appsDir, name), kind: app.kind, port: app.port, env: app.env, args: app.args, image };
     if (s.target === "docker") {
         const hostIp = app.kind === "job" ? undefined : s.hostIp;
@@ -199,6 +244,8 @@ export function toGoAppArgs(name: string, app: AppConfig, s: StackSettings, regi
             servicePort: app.servicePort,
             requests: app.requests,
             limits: app.limits,
+            imagePullSecrets: s.imagePullSecrets,
+            readyTimeoutSeconds: s.readyTimeoutSeconds,
         },
     };
 }
@@ -209,11 +256,12 @@ function configKeyFor(app: string, field: string): string {
     const tail = rest.join(".");
     if (head === "image") {
         if (tail.startsWith("registry")) return `${NS}:${tail}`;
+        if (tail === "ref") return `${NS}:apps.${app}.image`;
         return `${NS}:${tail === "dockerfile" ? `apps.${app}` : tail}`;
     }
     if (head === "appDir") return `${NS}:apps.${app}`;
     if (head === "docker" || head === "kubernetes") {
-        if (tail === "hostIp" || tail === "namespace") return `${NS}:${tail}`;
+        if (["hostIp", "namespace", "readyTimeoutSeconds"].includes(tail) || tail.startsWith("imagePullSecrets")) return `${NS}:${tail}`;
         return `${NS}:apps.${app}.${tail}`;
     }
     return `${NS}:apps.${app}.${field}`;

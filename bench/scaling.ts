@@ -30,6 +30,7 @@ async function main() {
     const plan: StackPlan = {
         target,
         createNamespace: false,
+        podSecurityVersion: "v1.37",
         apps: Array.from({ length: count }, (_, i) => ({ name: `app-${i}`, args: toGoAppArgs("server", {}, settings) })),
     };
     const outputs: pulumi.Output<unknown>[] =

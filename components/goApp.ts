@@ -2,9 +2,10 @@ import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { DockerWorkload, type DockerWorkloadArgs, validateDockerWorkloadArgs } from "./dockerWorkload";
 import { GoAppImage, type GoAppImageArgs, validateGoAppImageArgs } from "./goAppImage";
-import { type ArgProblem, checkOneOf, throwIfAny, under } from "./internal/problems";
+import { isDigestRef } from "./internal/imageRef";
+import { type ArgProblem, checkOneOf, known, throwIfAny, under } from "./internal/problems";
 import { KubernetesWorkload, type KubernetesWorkloadArgs, validateKubernetesWorkloadArgs } from "./kubernetesWorkload";
-import { type WorkloadArgs } from "./types";
+import { type RegistryCredentials, type WorkloadArgs } from "./types";
 
 /** Where a GoApp runs. */
 export type Target = "docker" | "kubernetes";
@@ -13,21 +14,36 @@ export const TARGETS: readonly Target[] = ["docker", "kubernetes"];
 /** Workload args GoApp sets itself, from its own top-level fields. */
 type Shared = keyof WorkloadArgs;
 
-/** `kind`, `port`, `env` and `args` are the workload's; `image` here is how to build it. */
+/** How GoApp gets its image: built from the app's Dockerfile, or `ref`, an image built elsewhere. */
+export interface GoAppImageSource extends Omit<GoAppImageArgs, "appDir"> {
+    /**
+     * A prebuilt image by digest (`repo@sha256:…`), deployed as given: nothing is built or pushed, and
+     * the build fields must be unset. `registry` still gives the credentials pods pull with. For images
+     * built elsewhere, and for promoting one build across stacks. Default: none, the image is built.
+     */
+    ref?: pulumi.Input<string>;
+}
+
+/** `kind`, `port`, `env` and `args` are the workload's; `image` here is how to get it. */
 export interface GoAppArgs extends Omit<WorkloadArgs, "image"> {
-    /** The app's directory, holding go.mod and its Dockerfile. Required. */
-    appDir: string;
+    /** The app's directory, holding go.mod and its Dockerfile. Required unless `image.ref` is given. */
+    appDir?: string;
     /** Run on a Docker engine or on Kubernetes. Required. */
     target: Target;
-    /** How to build and where to push the image. Default: built locally from `<appDir>/Dockerfile`. */
-    image?: Omit<GoAppImageArgs, "appDir">;
+    /** How to build and where to push the image, or a prebuilt `ref`. Default: built locally from `<appDir>/Dockerfile`. */
+    image?: GoAppImageSource;
     /** Settings for `target: "docker"`; not allowed with Kubernetes. Default: DockerWorkload's defaults. */
     docker?: Omit<DockerWorkloadArgs, Shared>;
-    /** Settings for `target: "kubernetes"`; not allowed with Docker. Default: KubernetesWorkload's defaults. */
+    /**
+     * Settings for `target: "kubernetes"`; not allowed with Docker. Default: KubernetesWorkload's defaults,
+     * plus `registryCredentials` from `image.registry` when it has a username and password and neither
+     * `imagePullSecrets` nor `serviceAccountName` is given.
+     */
     kubernetes?: Omit<KubernetesWorkloadArgs, Shared>;
 }
 
 const SHARED_FIELDS = new Set<string>(["image", "kind", "port", "env", "args"] satisfies Shared[]);
+const BUILD_FIELDS = ["dockerfile", "repository", "goImage", "runtimeImage", "buildArgs", "platform", "target", "buildOnPreview"] as const;
 
 /** A stand-in for the image reference, which is only known once built: validators skip unknown values. */
 const pendingImage = pulumi.output("pending");
@@ -40,7 +56,19 @@ export function validateGoAppArgs(args: GoAppArgs): ArgProblem[] {
     const problems: ArgProblem[] = [];
     checkOneOf(problems, "target", args.target, TARGETS);
     if (args.target === undefined) problems.push({ field: "target", value: undefined, allowed: 'one of "docker", "kubernetes"' });
-    problems.push(...under("image", validateGoAppImageArgs({ ...args.image, appDir: args.appDir })).map(unprefixAppDir));
+    const ref = args.image?.ref;
+    if (ref === undefined) {
+        problems.push(...under("image", validateGoAppImageArgs({ ...args.image, appDir: args.appDir as string })).map(unprefixAppDir));
+    } else {
+        if (known(ref) && (typeof ref !== "string" || !isDigestRef(ref))) {
+            problems.push({ field: "image.ref", value: ref, allowed: "an image reference by digest, repository@sha256:<64 hex digits>" });
+        }
+        for (const field of BUILD_FIELDS) {
+            if (args.image?.[field] !== undefined) problems.push({ field: `image.${field}`, value: args.image[field], allowed: "unset when image.ref is given: nothing is built" });
+        }
+        const registryProblems = validateGoAppImageArgs({ appDir: ".", registry: args.image?.registry }).filter((p) => p.field.startsWith("registry"));
+        problems.push(...under("image", registryProblems));
+    }
 
     const shared = { image: pendingImage, kind: args.kind, port: args.port, env: args.env, args: args.args };
     const place = (section: "docker" | "kubernetes") => (p: ArgProblem) =>
@@ -59,17 +87,26 @@ function unprefixAppDir(p: ArgProblem): ArgProblem {
     return p.field === "image.appDir" ? { ...p, field: "appDir" } : p;
 }
 
+/** The registry login pods pull with, when GoApp is to make the pull Secret itself. */
+function pullCredentials(args: GoAppArgs): RegistryCredentials | undefined {
+    const registry = args.image?.registry;
+    const k = args.kubernetes;
+    if (!registry?.username || registry.password === undefined || k?.imagePullSecrets !== undefined || k?.serviceAccountName !== undefined) return undefined;
+    return { server: registry.server, username: registry.username, password: registry.password };
+}
+
 /**
  * A Go app from source to running workload in one line: its image built from `appDir` with a
- * content tag, then run as a hardened container on Docker or a Deployment/Service or Job on
- * Kubernetes. Changing the app's files changes the tag and rolls exactly this workload.
+ * content tag (or a prebuilt image by digest), then run as a hardened container on Docker or a
+ * Deployment/Service or Job on Kubernetes. Changing the app's files changes the tag and rolls
+ * exactly this workload.
  */
 export class GoApp extends pulumi.ComponentResource {
-    /** The image build. */
-    public readonly image: GoAppImage;
+    /** The image build; absent when `image.ref` is given. */
+    public readonly image?: GoAppImage;
     /** The workload running it. */
     public readonly workload: DockerWorkload | KubernetesWorkload;
-    /** The image reference deployed: digest when pushed, content tag when local. */
+    /** The image reference deployed: digest when pushed or given, content tag when local. */
     public readonly imageRef: pulumi.Output<string>;
     /** Services: a URL on Docker, `host:port` inside the cluster on Kubernetes. */
     public readonly endpoint?: pulumi.Output<string>;
@@ -80,8 +117,12 @@ export class GoApp extends pulumi.ComponentResource {
         throwIfAny(`GoApp "${name}"`, validateGoAppArgs(args));
         super("dockyard:index:GoApp", name, {}, opts);
 
-        this.image = new GoAppImage(`${name}-image`, { ...args.image, appDir: args.appDir }, { parent: this });
-        this.imageRef = this.image.imageRef;
+        if (args.image?.ref !== undefined) {
+            this.imageRef = pulumi.output(args.image.ref);
+        } else {
+            this.image = new GoAppImage(`${name}-image`, { ...args.image, appDir: args.appDir as string }, { parent: this });
+            this.imageRef = this.image.imageRef;
+        }
         const shared = { image: this.imageRef, kind: args.kind, port: args.port, env: args.env, args: args.args };
 
         if (args.target === "docker") {
@@ -90,8 +131,9 @@ export class GoApp extends pulumi.ComponentResource {
             this.logs = workload.logs;
             this.workload = workload;
         } else {
-            const appName = args.kubernetes?.appName ?? path.basename(path.resolve(args.appDir));
-            const workload = new KubernetesWorkload(`${name}-workload`, { ...args.kubernetes, appName, ...shared }, { parent: this });
+            const appName = args.kubernetes?.appName ?? (args.appDir ? path.basename(path.resolve(args.appDir)) : name);
+            const registryCredentials = args.kubernetes?.registryCredentials ?? pullCredentials(args);
+            const workload = new KubernetesWorkload(`${name}-workload`, { ...args.kubernetes, appName, registryCredentials, ...shared }, { parent: this });
             this.endpoint = workload.address;
             this.workload = workload;
         }

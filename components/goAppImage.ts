@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
 import { contentTag } from "./internal/contentTag";
+import { isDigestRef } from "./internal/imageRef";
 import { type ArgProblem, throwIfAny } from "./internal/problems";
 
 /** Where to push an image. */
@@ -11,7 +12,10 @@ export interface RegistryArgs {
     server: string;
     /** User to log in as. Default: none, the engine's stored credentials for `server` are used. */
     username?: pulumi.Input<string>;
-    /** Password or token; always stored as a Pulumi secret. Default: none, as for `username`. */
+    /**
+     * Password or token; always stored as a Pulumi secret. With `username`, GoApp on Kubernetes also makes
+     * the pods' pull Secret from it. Default: none, as for `username`.
+     */
     password?: pulumi.Input<string>;
 }
 
@@ -91,7 +95,10 @@ function stripRegistryHost(repository: string): string {
  * replacement downstream. Pushed when a registry is given, local otherwise.
  */
 export class GoAppImage extends pulumi.ComponentResource {
-    /** The image to deploy: `repo@sha256:…` when pushed, `repo:<content tag>` when local. */
+    /**
+     * The image to deploy: `repo@sha256:…` when pushed, `repo:<content tag>` when local. Unknown in a
+     * preview that would push, since the digest exists only once pushed.
+     */
     public readonly imageRef: pulumi.Output<string>;
     /** `repository:tag`. */
     public readonly imageName: pulumi.Output<string>;
@@ -141,7 +148,15 @@ export class GoAppImage extends pulumi.ComponentResource {
 
         this.tag = pulumi.output(tag);
         this.imageName = this.image.imageName;
-        this.imageRef = push ? this.image.repoDigest : this.image.imageName;
+        // In a preview that builds, the provider reports the local image ID as repoDigest: not pullable, and
+        // not what `up` deploys. Only a real registry digest is passed on; anything else stays unknown.
+        this.imageRef = push
+            ? this.image.repoDigest.apply((digest) => {
+                  if (isDigestRef(digest)) return digest;
+                  if (pulumi.runtime.isDryRun()) return pulumi.unknown as unknown as string;
+                  throw new Error(`GoAppImage "${name}": the push of ${imageName} reported ${JSON.stringify(digest)}, not a registry digest`);
+              })
+            : this.image.imageName;
         this.registerOutputs({ imageRef: this.imageRef, imageName: this.imageName, tag: this.tag });
     }
 }

@@ -1,5 +1,5 @@
 // The public surface of @dockyard/components: named exports only.
-export { GoApp, type GoAppArgs, type Target, TARGETS, validateGoAppArgs } from "./goApp";
+export { GoApp, type GoAppArgs, type GoAppImageSource, type Target, TARGETS, validateGoAppArgs } from "./goApp";
 export { GoAppImage, type GoAppImageArgs, type RegistryArgs, validateGoAppImageArgs } from "./goAppImage";
 export { DockerWorkload, type DockerWorkloadArgs, type DockerRestartPolicy, DOCKER_DEFAULTS, validateDockerWorkloadArgs } from "./dockerWorkload";
 export {
@@ -10,6 +10,7 @@ export {
     KUBERNETES_DEFAULTS,
     validateKubernetesWorkloadArgs,
 } from "./kubernetesWorkload";
-export { type WorkloadArgs, type WorkloadKind, WORKLOAD_KINDS, type ResourceQuantities } from "./types";
+export { type WorkloadArgs, type WorkloadKind, WORKLOAD_KINDS, type ResourceQuantities, type RegistryCredentials } from "./types";
 export { type ArgProblem, InvalidArgsError, formatProblem } from "./internal/problems";
-export { isFloatingImageRef } from "./internal/imageRef";
+export { isDigestRef, isFloatingImageRef } from "./internal/imageRef";
+export { checkRegistryLogin, RegistryLoginError } from "./internal/registryLogin";

@@ -2,7 +2,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { floatingImageProblem } from "./internal/imageRef";
 import { type ArgProblem, checkInteger, checkOneOf, known, throwIfAny } from "./internal/problems";
-import { type ResourceQuantities, type WorkloadArgs, WORKLOAD_KINDS, validateEnv, validateQuantities } from "./types";
+import { dockerConfigJson } from "./internal/registryLogin";
+import { type RegistryCredentials, type ResourceQuantities, type WorkloadArgs, WORKLOAD_KINDS, validateEnv, validateQuantities } from "./types";
 
 export type ServiceType = "ClusterIP" | "NodePort" | "LoadBalancer";
 export const SERVICE_TYPES: readonly ServiceType[] = ["ClusterIP", "NodePort", "LoadBalancer"];
@@ -15,12 +16,43 @@ export interface KubernetesWorkloadArgs extends WorkloadArgs {
     servicePort?: number;
     /** Service type; `LoadBalancer` and `NodePort` expose the app outside the cluster. Default: `"ClusterIP"`. */
     serviceType?: ServiceType;
-    /** Pod replicas of a service; 0 scales it to nothing. Default: `1`. */
-    replicas?: pulumi.Input<number>;
+    /**
+     * Pod replicas of a service; 0 scales it to nothing. A plain number, because it decides whether a
+     * PodDisruptionBudget exists. Default: `1`.
+     */
+    replicas?: number;
     /** Namespace for every object. Default: the provider's namespace. */
     namespace?: pulumi.Input<string>;
-    /** Fixed object names. Default: the component's name plus a random suffix; fixed names mean delete-before-replace. */
+    /**
+     * Name of the Deployment, Service, Job, ServiceAccount and PodDisruptionBudget. Stable, so the
+     * Service's DNS name survives a replacement; a replaced object is deleted first. Default: `appName`.
+     */
     objectName?: string;
+    /**
+     * Registry credentials the pods pull with: a `kubernetes.io/dockerconfigjson` Secret is made from them
+     * (a Pulumi secret throughout) and named in the pod spec. A changed password makes a new Secret, so the
+     * pods roll onto it. Default: none.
+     */
+    registryCredentials?: RegistryCredentials;
+    /** Existing pull Secrets to name in the pod spec, beside the one made from `registryCredentials`. Default: `[]`. */
+    imagePullSecrets?: string[];
+    /** An existing ServiceAccount to run as. Default: one of the app's own (named `objectName`), never `default`. */
+    serviceAccountName?: string;
+    /**
+     * Seconds `pulumi up` waits for the Deployment to be ready, or the Job to complete, before failing with
+     * what the pods report (an image pull error, a crash loop). Default: `300`.
+     */
+    readyTimeoutSeconds?: number;
+    /**
+     * A PodDisruptionBudget for the service's pods: `maxUnavailable` as a count or percentage, or `false` for
+     * none. Default: `{ maxUnavailable: 1 }` when `replicas` is 2 or more, none otherwise.
+     */
+    podDisruptionBudget?: { maxUnavailable: number | string } | false;
+    /**
+     * Spread the service's replicas across nodes (topology spread on `kubernetes.io/hostname`, `ScheduleAnyway`,
+     * per rollout revision). Default: `true` when `replicas` is 2 or more.
+     */
+    spreadAcrossNodes?: boolean;
     /** Resource requests. Default: `{ cpu: "50m", memory: "32Mi" }`. */
     requests?: ResourceQuantities;
     /** Resource limits. Default: `{ cpu: "500m", memory: "128Mi" }`. */
@@ -44,7 +76,11 @@ export interface KubernetesWorkloadArgs extends WorkloadArgs {
      * unwanted. Default: `3600`.
      */
     ttlSecondsAfterFinished?: number;
-    /** Seconds a Job may run in all. Default: `600`. */
+    /**
+     * Seconds a Job may run in all, after which Kubernetes fails it. Default: `readyTimeoutSeconds`, which
+     * bounds `pulumi up` for a job too: the provider's own Job wait restarts its timer on every pod event,
+     * so a pod cycling through image pull back-offs would otherwise hold `up` far past the timeout.
+     */
     activeDeadlineSeconds?: number;
     /** UID and GID the pod runs as; must not be 0. Default: `65532`. */
     runAsUser?: number;
@@ -70,12 +106,14 @@ export const KUBERNETES_DEFAULTS = {
     shutdownTimeoutSeconds: 10,
     backoffLimit: 2,
     ttlSecondsAfterFinished: 3600,
-    activeDeadlineSeconds: 600,
     runAsUser: 65532,
+    readyTimeoutSeconds: 300,
+    maxUnavailable: 1,
 } as const;
 
 const SELECTOR_KEYS = ["app.kubernetes.io/name", "app.kubernetes.io/instance"];
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** Every problem with KubernetesWorkload arguments, by field. */
 export function validateKubernetesWorkloadArgs(args: KubernetesWorkloadArgs): ArgProblem[] {
@@ -86,7 +124,8 @@ export function validateKubernetesWorkloadArgs(args: KubernetesWorkloadArgs): Ar
     checkOneOf(problems, "serviceType", args.serviceType, SERVICE_TYPES);
     checkInteger(problems, "port", args.port, 1, 65535);
     checkInteger(problems, "servicePort", args.servicePort, 1, 65535);
-    checkInteger(problems, "replicas", known(args.replicas) ? args.replicas : undefined, 0, 1000);
+    checkInteger(problems, "replicas", args.replicas, 0, 1000);
+    checkInteger(problems, "readyTimeoutSeconds", args.readyTimeoutSeconds, 1, 86_400);
     checkInteger(problems, "preStopSleepSeconds", args.preStopSleepSeconds, 0, 300);
     checkInteger(problems, "shutdownTimeoutSeconds", args.shutdownTimeoutSeconds, 1, 3600);
     checkInteger(problems, "backoffLimit", args.backoffLimit, 0, 100);
@@ -102,8 +141,24 @@ export function validateKubernetesWorkloadArgs(args: KubernetesWorkloadArgs): Ar
     if (known(args.namespace) && args.namespace !== undefined && !DNS_LABEL.test(args.namespace)) {
         problems.push({ field: "namespace", value: args.namespace, allowed: "a DNS label: lowercase letters, digits and '-'" });
     }
+    for (const [i, secret] of (args.imagePullSecrets ?? []).entries()) {
+        if (typeof secret !== "string" || !DNS_SUBDOMAIN.test(secret)) {
+            problems.push({ field: `imagePullSecrets.${i}`, value: secret, allowed: "the name of a Secret in the namespace (a DNS subdomain)" });
+        }
+    }
+    if (args.serviceAccountName !== undefined && !DNS_SUBDOMAIN.test(args.serviceAccountName)) {
+        problems.push({ field: "serviceAccountName", value: args.serviceAccountName, allowed: "the name of a ServiceAccount in the namespace (a DNS subdomain)" });
+    }
+    const budget = args.podDisruptionBudget;
+    if (budget !== undefined && budget !== false) {
+        const m = budget?.maxUnavailable;
+        const ok = (typeof m === "number" && Number.isInteger(m) && m >= 0) || (typeof m === "string" && /^(100|[1-9]?[0-9])%$/.test(m));
+        if (!ok) problems.push({ field: "podDisruptionBudget.maxUnavailable", value: m, allowed: 'a count (0 or more) or a percentage such as "25%"' });
+    }
     if (args.kind === "job") {
-        for (const field of ["port", "servicePort", "serviceType", "replicas", "readinessPath", "livenessPath", "preStopSleepSeconds"] as const) {
+        for (const field of [
+            "port", "servicePort", "serviceType", "replicas", "readinessPath", "livenessPath", "preStopSleepSeconds", "podDisruptionBudget", "spreadAcrossNodes",
+        ] as const) {
             if (args[field] !== undefined) problems.push({ field, value: args[field], allowed: "nothing: a job serves no port and runs one pod to completion" });
         }
     } else {
@@ -128,18 +183,27 @@ export function validateKubernetesWorkloadArgs(args: KubernetesWorkloadArgs): Ar
 /**
  * Runs an image on Kubernetes: a Deployment plus Service for a service, a Job for a run-to-completion
  * app. Pods meet the Pod Security Standards `restricted` profile with a read-only root filesystem and
- * no service-account token; rollouts never drop below the desired replicas; a terminating pod is
- * taken out of endpoints before it gets SIGTERM.
+ * no service-account token, under a ServiceAccount of their own; rollouts never drop below the desired
+ * replicas; a terminating pod is taken out of endpoints before it gets SIGTERM; `pulumi up` fails within
+ * `readyTimeoutSeconds` when pods cannot become ready, with what they report.
  */
 export class KubernetesWorkload extends pulumi.ComponentResource {
-    /** Labels shared by the Deployment selector, the pod template and the Service selector. */
+    /** Labels shared by the Deployment selector, the pod template, the Service and the PodDisruptionBudget. */
     public readonly selectorLabels: Record<string, string>;
     /** Services: the Deployment. */
     public readonly deployment?: k8s.apps.v1.Deployment;
     /** Services: the Service. */
     public readonly service?: k8s.core.v1.Service;
+    /** Services with 2 or more replicas (unless turned off): the PodDisruptionBudget. */
+    public readonly podDisruptionBudget?: k8s.policy.v1.PodDisruptionBudget;
     /** Jobs: the Job. */
     public readonly job?: k8s.batch.v1.Job;
+    /** The app's own ServiceAccount, unless `serviceAccountName` names an existing one. */
+    public readonly serviceAccount?: k8s.core.v1.ServiceAccount;
+    /** The pull Secret made from `registryCredentials`. */
+    public readonly pullSecret?: k8s.core.v1.Secret;
+    /** The Secret holding the env values that are Pulumi secrets, when any env value is an Output. */
+    public readonly envSecret?: k8s.core.v1.Secret;
     /** Services: the in-cluster address, `<service>.<namespace>.svc.cluster.local:<port>`. */
     public readonly address?: pulumi.Output<string>;
     /** Jobs: the Job's name. */
@@ -152,35 +216,61 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
         const d = KUBERNETES_DEFAULTS;
         const isJob = args.kind === "job";
         const appName = args.appName ?? name;
+        const objectName = args.objectName ?? appName;
         const port = args.port ?? d.port;
+        const replicas = args.replicas ?? d.replicas;
         const preStop = args.preStopSleepSeconds ?? d.preStopSleepSeconds;
         const shutdownTimeout = args.shutdownTimeoutSeconds ?? d.shutdownTimeoutSeconds;
         const uid = args.runAsUser ?? d.runAsUser;
+        const readyTimeout = `${args.readyTimeoutSeconds ?? d.readyTimeoutSeconds}s`;
 
         this.selectorLabels = { "app.kubernetes.io/name": appName, "app.kubernetes.io/instance": name };
-        const metadata = {
-            name: args.objectName,
-            namespace: args.namespace,
-            labels: {
-                "app.kubernetes.io/managed-by": "pulumi",
-                "app.kubernetes.io/part-of": "dockyard",
-                "app.kubernetes.io/component": isJob ? "job" : "service",
-                ...args.labels,
-                ...this.selectorLabels,
-            },
-            annotations: args.annotations,
+        const labels = {
+            "app.kubernetes.io/managed-by": "pulumi",
+            "app.kubernetes.io/part-of": "dockyard",
+            "app.kubernetes.io/component": isJob ? "job" : "service",
+            ...args.labels,
+            ...this.selectorLabels,
         };
-        const childOpts: pulumi.CustomResourceOptions = {
-            parent: this,
-            provider: args.provider,
-            deleteBeforeReplace: args.objectName !== undefined,
-        };
+        const metadata = { name: objectName, namespace: args.namespace, labels, annotations: args.annotations };
+        // Secrets are auto-named (no `name`): a changed value makes a new one, and the new name rolls the pods.
+        const generatedMetadata = { namespace: args.namespace, labels, annotations: args.annotations };
+        // A fixed name cannot be held by two objects at once: a replacement deletes the old one first.
+        const childOpts: pulumi.CustomResourceOptions = { parent: this, provider: args.provider, deleteBeforeReplace: true };
+        const secretOpts: pulumi.CustomResourceOptions = { parent: this, provider: args.provider, replaceOnChanges: ["data", "stringData"] };
 
+        if (args.serviceAccountName === undefined) {
+            this.serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-service-account`, { metadata, automountServiceAccountToken: false }, childOpts);
+        }
+        if (args.registryCredentials) {
+            const creds = args.registryCredentials;
+            this.pullSecret = new k8s.core.v1.Secret(
+                `${name}-pull-secret`,
+                {
+                    metadata: generatedMetadata,
+                    type: "kubernetes.io/dockerconfigjson",
+                    stringData: { ".dockerconfigjson": pulumi.secret(dockerConfigJson(creds.server, creds.username, creds.password)) },
+                },
+                secretOpts,
+            );
+        }
+        // Whether an Output is secret is only known once it resolves, so the env Secret exists whenever some
+        // value is an Output (it may then hold no keys); a plain string is never secret.
+        const outputEnv = Object.entries(args.env ?? {}).filter((e): e is [string, pulumi.Output<string> | Promise<string>] => typeof e[1] !== "string");
+        if (outputEnv.length > 0) {
+            this.envSecret = new k8s.core.v1.Secret(
+                `${name}-env`,
+                { metadata: generatedMetadata, type: "Opaque", stringData: secretValues(outputEnv) },
+                secretOpts,
+            );
+        }
+        const envSecretName = this.envSecret?.metadata.name;
         const env = [
             ...(isJob ? [] : [{ name: "PORT", value: String(port) }]),
             { name: "SHUTDOWN_TIMEOUT", value: `${shutdownTimeout}s` },
-            ...Object.entries(args.env ?? {}).map(([envName, value]) => ({ name: envName, value })),
+            ...Object.entries(args.env ?? {}).map(([key, value]) => envVar(key, value, envSecretName)),
         ];
+
         const container: k8s.types.input.core.v1.Container = {
             name: appName,
             image: args.image,
@@ -216,9 +306,13 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
                       lifecycle: preStop > 0 ? { preStop: { sleep: { seconds: preStop } } } : undefined,
                   }),
         };
+        const pullSecrets = [...(args.imagePullSecrets ?? []).map((n) => ({ name: n })), ...(this.pullSecret ? [{ name: this.pullSecret.metadata.name }] : [])];
+        const spread = !isJob && (args.spreadAcrossNodes ?? replicas >= 2);
         const podSpec: k8s.types.input.core.v1.PodSpec = {
+            serviceAccountName: this.serviceAccount?.metadata.name ?? args.serviceAccountName,
             automountServiceAccountToken: false,
             enableServiceLinks: false,
+            imagePullSecrets: pullSecrets.length > 0 ? pullSecrets : undefined,
             securityContext: {
                 runAsNonRoot: true,
                 runAsUser: uid,
@@ -228,9 +322,23 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
             // SIGTERM arrives after the preStop sleep; leave the app its shutdown timeout plus a margin.
             terminationGracePeriodSeconds: preStop + shutdownTimeout + 5,
             restartPolicy: isJob ? "Never" : "Always",
+            topologySpreadConstraints: spread
+                ? [
+                      {
+                          maxSkew: 1,
+                          topologyKey: "kubernetes.io/hostname",
+                          whenUnsatisfiable: "ScheduleAnyway",
+                          labelSelector: { matchLabels: this.selectorLabels },
+                          // Spread each rollout's pods on their own, not counted against the old ones.
+                          matchLabelKeys: ["pod-template-hash"],
+                      },
+                  ]
+                : undefined,
             containers: [container],
         };
         const template = { metadata: { labels: this.selectorLabels, annotations: args.annotations }, spec: podSpec };
+        // The provider otherwise waits 10 minutes for a workload that can never become ready.
+        const awaitOpts: pulumi.CustomResourceOptions = { ...childOpts, customTimeouts: { create: readyTimeout, update: readyTimeout } };
 
         if (isJob) {
             this.job = new k8s.batch.v1.Job(
@@ -240,12 +348,12 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
                     spec: {
                         backoffLimit: args.backoffLimit ?? d.backoffLimit,
                         ttlSecondsAfterFinished: args.ttlSecondsAfterFinished ?? d.ttlSecondsAfterFinished,
-                        activeDeadlineSeconds: args.activeDeadlineSeconds ?? d.activeDeadlineSeconds,
+                        activeDeadlineSeconds: args.activeDeadlineSeconds ?? args.readyTimeoutSeconds ?? d.readyTimeoutSeconds,
                         template,
                     },
                 },
                 // A Job's pod template is immutable: any change to it means a new Job, the old one gone first.
-                { ...childOpts, deleteBeforeReplace: true, replaceOnChanges: ["spec"] },
+                { ...awaitOpts, replaceOnChanges: ["spec"] },
             );
             this.jobName = this.job.metadata.name;
         } else {
@@ -254,14 +362,14 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
                 {
                     metadata,
                     spec: {
-                        replicas: args.replicas ?? d.replicas,
+                        replicas,
                         revisionHistoryLimit: 5,
                         selector: { matchLabels: this.selectorLabels },
                         strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
                         template,
                     },
                 },
-                childOpts,
+                awaitOpts,
             );
             const servicePort = args.servicePort ?? port;
             this.service = new k8s.core.v1.Service(
@@ -276,9 +384,34 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
                 },
                 childOpts,
             );
+            const budget = args.podDisruptionBudget ?? (replicas >= 2 ? { maxUnavailable: d.maxUnavailable } : false);
+            if (budget) {
+                this.podDisruptionBudget = new k8s.policy.v1.PodDisruptionBudget(
+                    `${name}-pdb`,
+                    { metadata, spec: { maxUnavailable: budget.maxUnavailable, selector: { matchLabels: this.selectorLabels } } },
+                    childOpts,
+                );
+            }
             const namespace = this.service.metadata.namespace.apply((ns) => ns ?? "default");
             this.address = pulumi.interpolate`${this.service.metadata.name}.${namespace}.svc.cluster.local:${servicePort}`;
         }
         this.registerOutputs({ address: this.address, jobName: this.jobName });
     }
+}
+
+/** The env values that turn out to be Pulumi secrets, by name: the env Secret's data, itself secret. */
+function secretValues(env: [string, pulumi.Input<string>][]): pulumi.Output<Record<string, string>> {
+    const outputs = env.map(([key, value]) => [key, pulumi.output(value)] as const);
+    return pulumi.output(Promise.all(outputs.map(([, v]) => pulumi.isSecret(v)))).apply((flags) =>
+        pulumi.secret(pulumi.all(Object.fromEntries(outputs.filter((_, i) => flags[i])))),
+    );
+}
+
+/** One env entry: a secret value by `secretKeyRef` into the env Secret, anything else as its plain value. */
+function envVar(key: string, value: pulumi.Input<string>, secretName: pulumi.Output<string> | undefined): pulumi.Input<k8s.types.input.core.v1.EnvVar> {
+    if (typeof value === "string" || secretName === undefined) return { name: key, value };
+    const out = pulumi.output(value);
+    return pulumi.output(pulumi.isSecret(out)).apply((secret) =>
+        secret ? pulumi.output({ name: key, valueFrom: { secretKeyRef: { name: secretName, key } } }) : out.apply((plain) => ({ name: key, value: plain })),
+    );
 }

@@ -22,6 +22,16 @@ export interface WorkloadArgs {
     args?: pulumi.Input<string>[];
 }
 
+/** A login to an image registry, for pushing images or for pods to pull them. */
+export interface RegistryCredentials {
+    /** Registry host (and port), e.g. `ghcr.io` or `localhost:5000`. Required. */
+    server: string;
+    /** User to log in as. Required. */
+    username: pulumi.Input<string>;
+    /** Password or token; always handled as a Pulumi secret. Required. */
+    password: pulumi.Input<string>;
+}
+
 /** CPU and memory as Kubernetes quantities, e.g. `{ cpu: "250m", memory: "64Mi" }`. */
 export interface ResourceQuantities {
     /** CPU in cores or millicores: `"0.5"`, `"500m"`. */

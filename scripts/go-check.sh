@@ -16,7 +16,7 @@ install_tool() { # <binary> <module/cmd@version>
 install_tool staticcheck honnef.co/go/tools/cmd/staticcheck@v0.8.2
 install_tool gosec github.com/securego/gosec/v2/cmd/gosec@v2.30.0
 
-modules=(apps/hello apps/server test/k8scheck)
+modules=(apps/hello apps/server test/k8scheck test/e2e/tools)
 for mod in "${modules[@]}"; do
   echo "== $mod"
   (

@@ -8,17 +8,24 @@ sudo=""
 
 # Debian's docker.io is the engine (and a BuildKit-capable client); busybox-static
 # gives the offline Go base image its shell; docker-registry is the push tests'
-# registry; shellcheck lets actionlint check run: blocks.
+# registry (apache2-utils makes its htpasswd); shellcheck lets actionlint check run:
+# blocks. The end-to-end cluster's node and control plane take the rest: etcd-server,
+# containerd, runc and the CNI plugins, iptables and conntrack for kube-proxy, socat to
+# reach into the cluster's network namespace, openssl for its certificates.
+packages=(docker.io busybox-static docker-registry apache2-utils shellcheck
+  etcd-server containerd runc containernetworking-plugins iptables conntrack socat openssl iproute2 util-linux
+  "$@")
 need=()
-command -v dockerd >/dev/null || need+=(docker.io)
-[[ -x /bin/busybox ]] || need+=(busybox-static)
-command -v docker-registry >/dev/null || need+=(docker-registry)
-command -v shellcheck >/dev/null || need+=(shellcheck)
-for pkg in "$@"; do command -v "$pkg" >/dev/null || need+=("$pkg"); done
+for pkg in "${packages[@]}"; do
+  dpkg-query -W -f '${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
+done
 if ((${#need[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -q
+  # No init system runs here: keep package scripts from starting etcd or containerd as services.
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null && $sudo chmod +x /usr/sbin/policy-rc.d
   $sudo apt-get install -y -q --no-install-recommends "${need[@]}"
+  $sudo rm -f /usr/sbin/policy-rc.d
 fi
 
 docker_cli=/usr/bin/docker

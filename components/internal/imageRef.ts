@@ -1,6 +1,13 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { type ArgProblem, known } from "./problems";
 
+const DIGEST_REF = /^[^@\s]+@sha256:[0-9a-f]{64}$/;
+
+/** True for `repository@sha256:<64 hex>`: an image pinned by its content, pullable as written. */
+export function isDigestRef(ref: string | undefined): boolean {
+    return ref !== undefined && DIGEST_REF.test(ref);
+}
+
 /**
  * True for a reference that can move under a deployment: untagged (implicitly
  * `latest`) or tagged `latest`. A digest or any other explicit tag is pinned.

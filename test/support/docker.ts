@@ -1,7 +1,7 @@
 // Real-engine harness shared by the Docker tests and the benchmarks: it finds a
 // BuildKit-capable client, starts dockerd when it can, and makes the offline
 // Go base image that stands in for the registry's golang image.
-import { spawn, execFileSync } from "child_process";
+import { spawn, spawnSync, execFileSync } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
@@ -165,6 +165,15 @@ export class Janitor {
     async clean(): Promise<void> {
         if (this.containers.size) await docker(["rm", "-f", "-v", ...this.containers]);
         if (this.images.size) await docker(["rmi", "-f", ...this.images]);
+        this.containers.clear();
+        this.images.clear();
+    }
+
+    /** The same, synchronously: for an exit handler, where nothing asynchronous runs any more. */
+    cleanSync(): void {
+        const quiet = { stdio: "ignore" as const };
+        if (this.containers.size) spawnSync(dockerCli(), ["rm", "-f", "-v", ...this.containers], quiet);
+        if (this.images.size) spawnSync(dockerCli(), ["rmi", "-f", ...this.images], quiet);
         this.containers.clear();
         this.images.clear();
     }

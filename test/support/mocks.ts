@@ -11,6 +11,33 @@ export interface Registration {
     provider?: string;
 }
 
+/**
+ * Registry logins under mocks: a registry's `/v2/` answers as a real one does (a Basic challenge, then
+ * 200 or 401), accepting any password but those in `refusedPasswords`. Hosts in `realRegistryHosts`
+ * reach the network, for tests that run a real registry. Set by `useMocks`.
+ */
+export const registryDouble = { refusedPasswords: new Set<string>(), realRegistryHosts: new Set<string>(), logins: [] as string[] };
+
+/** Back to a registry double that accepts every login and has seen none. */
+export function resetRegistryDouble(): void {
+    registryDouble.refusedPasswords.clear();
+    registryDouble.logins.length = 0;
+}
+
+const realFetch = globalThis.fetch;
+
+function installRegistryDouble(): void {
+    globalThis.fetch = async (input: string | URL | Request, init?: RequestInit) => {
+        const url = new URL(input instanceof Request ? input.url : String(input));
+        if (!url.pathname.startsWith("/v2/") || registryDouble.realRegistryHosts.has(url.host)) return realFetch(input, init);
+        const auth = new Headers(init?.headers).get("authorization");
+        if (!auth) return new Response("", { status: 401, statusText: "Unauthorized", headers: { "WWW-Authenticate": `Basic realm="${url.host}"` } });
+        const [user, password] = Buffer.from(auth.replace(/^Basic /, ""), "base64").toString().split(":");
+        registryDouble.logins.push(`${url.host} ${user}`);
+        return registryDouble.refusedPasswords.has(password) ? new Response("", { status: 401, statusText: "Unauthorized" }) : new Response("{}", { status: 200 });
+    };
+}
+
 /** What a job container reports when it finishes, for tests of failing jobs. */
 export const jobOutcome = { exitCode: 0, logs: "Hello, World!\n" };
 
@@ -45,8 +72,12 @@ const digestOf = (s: string) => crypto.createHash("sha256").update(s).digest("he
 
 function outputsFor(args: pulumi.runtime.MockResourceArgs): Record<string, any> {
     const inputs = args.inputs;
-    // A preview knows only what was given: everything a provider computes stays unknown.
-    if (previewing) return inputs;
+    // A preview knows only what was given: everything a provider computes stays unknown. Except that the
+    // docker provider, building in a preview, reports the local image ID as repoDigest (not pullable).
+    if (previewing) {
+        if (args.type === "docker:index/image:Image" && inputs.buildOnPreview) return { ...inputs, repoDigest: `sha256:${digestOf(`local ${inputs.imageName}`)}` };
+        return inputs;
+    }
     switch (args.type) {
         case "docker:index/image:Image": {
             const repo = String(inputs.imageName).replace(/:[^:/]+$/, "");
@@ -80,6 +111,7 @@ function outputsFor(args: pulumi.runtime.MockResourceArgs): Record<string, any> 
 /** Installs the mocks. In preview, outputs the mocks leave unset stay unknown. */
 export async function useMocks(opts: { preview?: boolean; stack?: string } = {}): Promise<void> {
     previewing = opts.preview ?? false;
+    installRegistryDouble();
     await pulumi.runtime.setMocks(
         {
             newResource(args) {

@@ -6,9 +6,9 @@ import YAML from "yaml";
 import { repoRoot } from "./docker";
 import { resetRegistrations, useMocks } from "./mocks";
 
-import type * as ProgramModule from "../../index";
+import type main from "../../index";
 
-type Program = typeof ProgramModule;
+type Program = Awaited<ReturnType<typeof main>>;
 
 /** The config the CLI hands the program: Pulumi.yaml's defaults, then the stack file's values. */
 export function stackConfig(stack: string): Record<string, string> {
@@ -34,7 +34,7 @@ export async function runProgram(stack: string, config: Record<string, string>, 
     pulumi.runtime.setAllConfig({ ...config, ...secrets }, Object.keys(secrets));
     const entry = require.resolve("../../index");
     delete require.cache[entry];
-    // The program runs at import: each stack needs a fresh module, so it is loaded outside the cache.
+    // Each stack gets a fresh module, as each `pulumi up` would; its export is the program to run.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require(entry) as Program;
+    return await (require(entry) as typeof main)();
 }

@@ -40,6 +40,21 @@ const cases: [string, Raw, string[]][] = [
     ["a platform without an OS", { ...docker, platform: "arm64" }, ['dockyard:platform = "arm64": os/arch[/variant]']],
     ["a bad namespace", { ...kube, namespace: "Shop_NS" }, ['dockyard:namespace = "Shop_NS": a DNS label']],
     ["a host IP that is not an address", { ...docker, hostIp: "localhost" }, ['dockyard:hostIp = "localhost": an IPv4 or IPv6 address']],
+    ["an app image by tag", withApp(kube, "server", { image: "registry.example.com/server:v1" }), ['dockyard:apps.server.image = "registry.example.com/server:v1": an image reference by digest']],
+    ["two apps on one host port", withApp(docker, "hello", { hostPort: 8080 }), ['dockyard:apps.hello.hostPort = 8080: already taken by app "server"']],
+    [
+        "two apps with one container name",
+        withApp(withApp(docker, "server", { containerName: "web" }), "hello", { kind: "job", containerName: "web" }),
+        ['dockyard:apps.hello.containerName = "web": already taken by app "server"'],
+    ],
+    ["a Pod Security version that is not a minor", { ...kube, podSecurityVersion: "1.37" }, ['dockyard:podSecurityVersion = "1.37": a Kubernetes minor version such as "v1.37", or "latest"']],
+    ["pull secrets on a docker stack", { ...docker, imagePullSecrets: ["pull"] }, ['dockyard:imagePullSecrets = ["pull"]: not used when target is "docker"']],
+    [
+        // Every value is checked even when its app also has an unknown or misplaced key.
+        "values beside an unknown key and a misplaced key",
+        { ...withApp(withApp(docker, "hello", { kind: "job", prot: 1 }), "server", { port: 99999, hostPort: 8080, replicas: 2 }), hostIp: "not-an-ip" },
+        ["dockyard:apps.hello.prot: unknown key", 'dockyard:apps.server.replicas = 2: not used when target is "docker"', "dockyard:apps.server.port = 99999", 'dockyard:hostIp = "not-an-ip"'],
+    ],
     [
         "several problems across apps",
         withApp(withApp(docker, "server", { port: 0, hostPort: 99999 }), "hello", { kind: "job", port: 1 }),
@@ -81,6 +96,10 @@ describe("stack config errors", () => {
         assert.throws(() => parseStackConfig({ ...kube, registry: { server: "registry.example.com" }, ...readRawConfig() }), /dockyard:registryPassword: must be a secret/);
         pulumi.runtime.setAllConfig({ "dockyard:registryPassword": "hunter2" }, ["dockyard:registryPassword"]);
         assert.equal(parseStackConfig({ ...kube, registry: { server: "registry.example.com" }, ...readRawConfig() }).apps.length, 2);
+    });
+
+    it("is a RunError, which the CLI prints as the message alone", () => {
+        assert.throws(() => parseStackConfig({ target: "docker" }), (e: Error) => pulumi.RunError.isInstance(e));
     });
 
     it("stops the real program before it registers anything", async () => {

@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import { DockerWorkload } from "../../components/dockerWorkload";
 import { GoApp } from "../../components/goApp";
 import { KubernetesWorkload } from "../../components/kubernetesWorkload";
-import { UNKNOWN, known, registered, resetRegistrations, typeChain, useMocks, valueOf } from "../support/mocks";
+import { UNKNOWN, isSecretInput, known, ofType, registered, resetRegistrations, settle, typeChain, unwrap, useMocks, valueOf } from "../support/mocks";
 
 const CONTAINER = "docker:index/container:Container";
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
@@ -31,8 +31,8 @@ describe("GoApp", () => {
             assert.equal(registered(CONTAINER, "server-workload-container").inputs.image, ref);
             assert.equal(registered(IMAGE, "server-image-build").inputs.imageName, ref);
             // Each URN names its parent's type: follow the links down from GoApp.
-            assert.deepEqual(await typeChain(app.image), ["dockyard:index:GoApp", "dockyard:image:GoAppImage"]);
-            assert.deepEqual(await typeChain(app.image.image), ["dockyard:image:GoAppImage", IMAGE]);
+            assert.deepEqual(await typeChain(app.image!), ["dockyard:index:GoApp", "dockyard:image:GoAppImage"]);
+            assert.deepEqual(await typeChain(app.image!.image), ["dockyard:image:GoAppImage", IMAGE]);
             assert.deepEqual(await typeChain(app.workload), ["dockyard:index:GoApp", "dockyard:docker:DockerWorkload"]);
             assert.deepEqual(await typeChain(onDocker(app).container), ["dockyard:docker:DockerWorkload", CONTAINER]);
         });
@@ -60,11 +60,52 @@ describe("GoApp", () => {
             assert.match(ref, /^localhost:5000\/server@sha256:[0-9a-f]{64}$/);
             const endpoint = await known(app.endpoint);
             await known(onKubernetes(app).deployment!.urn);
-            assert.match(endpoint, /^server-workload-service-[0-9a-f]{8}\.staging\.svc\.cluster\.local:8080$/);
+            // The Service is named after the app, so its DNS name survives a replacement.
+            assert.equal(endpoint, "server.staging.svc.cluster.local:8080");
             const d = registered(DEPLOYMENT, "server-workload-deployment").inputs;
             assert.equal(d.spec.template.spec.containers[0].image, ref);
             assert.equal(d.spec.template.spec.containers[0].name, "server");
             assert.equal(d.spec.replicas, 2);
+        });
+    });
+
+    describe("with a prebuilt image", () => {
+        before(() => useMocks());
+        beforeEach(resetRegistrations);
+        const REF = `registry.example.com/server@sha256:${"d".repeat(64)}`;
+
+        it("deploys the digest as given and builds nothing", async () => {
+            const app = new GoApp("server", { target: "kubernetes", image: { ref: REF }, kubernetes: { namespace: "prod" } });
+            assert.equal(await known(app.imageRef), REF);
+            await known(onKubernetes(app).deployment!.urn);
+            assert.equal(registered(DEPLOYMENT, "server-workload-deployment").inputs.spec.template.spec.containers[0].image, REF);
+            assert.equal(app.image, undefined);
+            await settle();
+            assert.deepEqual(ofType(IMAGE), []);
+            // With no appDir, the app is named after the component.
+            assert.equal(await known(app.endpoint), "server.prod.svc.cluster.local:8080");
+        });
+
+        it("makes the pods' pull Secret from the registry login", async () => {
+            const app = new GoApp("server", { target: "kubernetes", image: { ref: REF, registry: { server: "registry.example.com", username: "ci", password: "pw" } } });
+            const secret = onKubernetes(app).pullSecret!;
+            const name = await known(secret.metadata.name);
+            await known(onKubernetes(app).deployment!.urn);
+            assert.deepEqual(registered(DEPLOYMENT, "server-workload-deployment").inputs.spec.template.spec.imagePullSecrets, [{ name }]);
+            const data = registered("kubernetes:core/v1:Secret", "server-workload-pull-secret").inputs.stringData;
+            assert.ok(isSecretInput(data));
+            assert.equal(JSON.parse(unwrap(unwrap(data)[".dockerconfigjson"])).auths["registry.example.com"].password, "pw");
+        });
+
+        it("leaves the pull Secret to the user who names one", async () => {
+            const app = new GoApp("server", {
+                target: "kubernetes",
+                image: { ref: REF, registry: { server: "registry.example.com", username: "ci", password: "pw" } },
+                kubernetes: { imagePullSecrets: ["corp-pull"] },
+            });
+            await known(onKubernetes(app).deployment!.urn);
+            assert.equal(onKubernetes(app).pullSecret, undefined);
+            assert.deepEqual(registered(DEPLOYMENT, "server-workload-deployment").inputs.spec.template.spec.imagePullSecrets, [{ name: "corp-pull" }]);
         });
     });
 
@@ -75,6 +116,8 @@ describe("GoApp", () => {
 
         it("registers every child though the image reference is not known yet", async () => {
             const app = new GoApp("server", { appDir: "apps/server", target: "kubernetes", image: { registry: { server: "localhost:5000" } } });
+            // The provider reports the local image ID as repoDigest here: never passed on as the image to deploy.
+            assert.match(String(await valueOf(app.image!.image.repoDigest)), /^sha256:[0-9a-f]{64}$/);
             assert.equal(await valueOf(app.imageRef), UNKNOWN);
             await known(onKubernetes(app).deployment!.urn);
             await known(onKubernetes(app).service!.urn);

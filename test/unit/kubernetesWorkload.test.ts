@@ -1,7 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
 import { strict as assert } from "assert";
 import { KubernetesWorkload } from "../../components/kubernetesWorkload";
-import { known, optionsRecorder, registered, resetRegistrations, typeChain, useMocks } from "../support/mocks";
+import { isSecretInput, known, ofType, optionsRecorder, registered, resetRegistrations, settle, typeChain, unwrap, useMocks } from "../support/mocks";
 
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const SERVICE = "kubernetes:core/v1:Service";
@@ -104,6 +105,7 @@ describe("KubernetesWorkload", () => {
             annotations: { "example.com/owner": "edge" },
         });
         assert.equal(await known(w.address), `${await known(w.service!.metadata.name)}.shop.svc.cluster.local:80`);
+        await known(w.deployment!.urn);
         const d = registered(DEPLOYMENT, "tuned-deployment").inputs;
         const s = registered(SERVICE, "tuned-service").inputs;
         const [c] = d.spec.template.spec.containers;
@@ -128,7 +130,8 @@ describe("KubernetesWorkload", () => {
         const job = registered(JOB, "batch-job").inputs;
         assert.equal(job.spec.backoffLimit, 2);
         assert.equal(job.spec.ttlSecondsAfterFinished, 3600);
-        assert.equal(job.spec.activeDeadlineSeconds, 600);
+        // Bounded by the ready timeout, so `up` cannot wait on a Job longer than that.
+        assert.equal(job.spec.activeDeadlineSeconds, 300);
         const pod = job.spec.template.spec;
         assert.equal(pod.restartPolicy, "Never");
         assert.equal(pod.containers[0].ports, undefined);
@@ -156,5 +159,130 @@ describe("KubernetesWorkload", () => {
         assert.equal(await known(w.address), "server.default.svc.cluster.local:8080");
         assert.equal(rec.options.get("stable-deployment")?.deleteBeforeReplace, true);
         assert.equal(rec.options.get("stable-service")?.deleteBeforeReplace, true);
+    });
+});
+
+describe("KubernetesWorkload on a real cluster's terms", () => {
+    before(() => useMocks());
+    beforeEach(resetRegistrations);
+
+    const SECRET = "kubernetes:core/v1:Secret";
+    const ACCOUNT = "kubernetes:core/v1:ServiceAccount";
+    const PDB = "kubernetes:policy/v1:PodDisruptionBudget";
+
+    async function deployed(w: KubernetesWorkload): Promise<Record<string, any>> {
+        await known(w.deployment!.urn);
+        return registered(DEPLOYMENT, `${w.selectorLabels["app.kubernetes.io/instance"]}-deployment`).inputs;
+    }
+
+    it("names every object after the app, and runs the pods under a ServiceAccount of their own without a token", async () => {
+        const w = new KubernetesWorkload("web", { image: DIGEST_REF, appName: "server" });
+        const d = await deployed(w);
+        assert.equal(d.metadata.name, "server");
+        assert.equal(registered(SERVICE, "web-service").inputs.metadata.name, "server");
+        const account = registered(ACCOUNT, "web-service-account").inputs;
+        assert.equal(account.metadata.name, "server");
+        assert.equal(account.automountServiceAccountToken, false);
+        assert.equal(d.spec.template.spec.serviceAccountName, "server");
+        assert.equal(d.spec.template.spec.automountServiceAccountToken, false);
+    });
+
+    it("uses a named ServiceAccount and pull Secrets instead of making its own", async () => {
+        const w = new KubernetesWorkload("web", { image: DIGEST_REF, serviceAccountName: "edge", imagePullSecrets: ["corp-pull"] });
+        const d = await deployed(w);
+        assert.equal(d.spec.template.spec.serviceAccountName, "edge");
+        assert.deepEqual(d.spec.template.spec.imagePullSecrets, [{ name: "corp-pull" }]);
+        assert.equal(w.serviceAccount, undefined);
+        assert.equal(w.pullSecret, undefined);
+    });
+
+    it("makes a dockerconfigjson pull Secret from registry credentials, secret throughout, replaced when they change", async () => {
+        const rec = optionsRecorder();
+        const w = new KubernetesWorkload(
+            "web",
+            { image: DIGEST_REF, registryCredentials: { server: "registry.example.com", username: "ci", password: "hunter2" } },
+            { transformations: rec.transformations },
+        );
+        const d = await deployed(w);
+        const secret = registered(SECRET, "web-pull-secret").inputs;
+        assert.equal(secret.type, "kubernetes.io/dockerconfigjson");
+        assert.equal(secret.metadata.name, undefined, "auto-named, so new credentials make a new Secret and roll the pods");
+        assert.ok(isSecretInput(secret.stringData), "the pull credentials must reach the engine as a secret");
+        const doc = unwrap(secret.stringData)[".dockerconfigjson"];
+        assert.deepEqual(JSON.parse(unwrap(doc)), {
+            auths: { "registry.example.com": { username: "ci", password: "hunter2", auth: Buffer.from("ci:hunter2").toString("base64") } },
+        });
+        assert.deepEqual(d.spec.template.spec.imagePullSecrets, [{ name: await known(w.pullSecret!.metadata.name) }]);
+        assert.deepEqual(rec.options.get("web-pull-secret")?.replaceOnChanges, ["data", "stringData"]);
+    });
+
+    it("bounds the wait for readiness: 300 s by default, configurable", async () => {
+        const rec = optionsRecorder();
+        new KubernetesWorkload("web", { image: DIGEST_REF }, { transformations: rec.transformations });
+        new KubernetesWorkload("quick", { image: DIGEST_REF, readyTimeoutSeconds: 60 }, { transformations: rec.transformations });
+        new KubernetesWorkload("batch", { image: DIGEST_REF, kind: "job", readyTimeoutSeconds: 90 }, { transformations: rec.transformations });
+        await settle();
+        assert.deepEqual(rec.options.get("web-deployment")?.customTimeouts, { create: "300s", update: "300s" });
+        assert.deepEqual(rec.options.get("quick-deployment")?.customTimeouts, { create: "60s", update: "60s" });
+        assert.deepEqual(rec.options.get("batch-job")?.customTimeouts, { create: "90s", update: "90s" });
+        assert.equal(registered(JOB, "batch-job").inputs.spec.activeDeadlineSeconds, 90);
+    });
+
+    it("gives 2 or more replicas a PodDisruptionBudget and spreads them across nodes", async () => {
+        const w = new KubernetesWorkload("web", { image: DIGEST_REF, appName: "server", replicas: 3 });
+        const d = await deployed(w);
+        await known(w.podDisruptionBudget!.urn);
+        const pdb = registered(PDB, "web-pdb").inputs;
+        assert.equal(pdb.metadata.name, "server");
+        assert.deepEqual(pdb.spec, { maxUnavailable: 1, selector: { matchLabels: w.selectorLabels } });
+        assert.deepEqual(d.spec.template.spec.topologySpreadConstraints, [
+            {
+                maxSkew: 1,
+                topologyKey: "kubernetes.io/hostname",
+                whenUnsatisfiable: "ScheduleAnyway",
+                labelSelector: { matchLabels: w.selectorLabels },
+                matchLabelKeys: ["pod-template-hash"],
+            },
+        ]);
+    });
+
+    it("leaves a single replica without budget or spread, and takes overrides", async () => {
+        const one = new KubernetesWorkload("one", { image: DIGEST_REF });
+        const tuned = new KubernetesWorkload("tuned", { image: DIGEST_REF, replicas: 4, podDisruptionBudget: { maxUnavailable: "25%" }, spreadAcrossNodes: false });
+        const off = new KubernetesWorkload("off", { image: DIGEST_REF, replicas: 2, podDisruptionBudget: false });
+        assert.equal((await deployed(one)).spec.template.spec.topologySpreadConstraints, undefined);
+        assert.equal(one.podDisruptionBudget, undefined);
+        assert.equal((await deployed(tuned)).spec.template.spec.topologySpreadConstraints, undefined);
+        await known(tuned.podDisruptionBudget!.urn);
+        assert.equal(registered(PDB, "tuned-pdb").inputs.spec.maxUnavailable, "25%");
+        assert.equal(off.podDisruptionBudget, undefined);
+        await settle();
+        assert.deepEqual(ofType(PDB).map((r) => r.name), ["tuned-pdb"]);
+    });
+
+    it("passes secret env values through a Secret and secretKeyRef; plain values stay plain", async () => {
+        const w = new KubernetesWorkload("web", {
+            image: DIGEST_REF,
+            env: { LOG_LEVEL: "info", REGION: pulumi.output("eu-west"), API_TOKEN: pulumi.secret("s3cr3t") },
+        });
+        const d = await deployed(w);
+        const env = d.spec.template.spec.containers[0].env;
+        const secretName = await known(w.envSecret!.metadata.name);
+        assert.deepEqual(env.slice(2), [
+            { name: "LOG_LEVEL", value: "info" },
+            { name: "REGION", value: "eu-west" },
+            { name: "API_TOKEN", valueFrom: { secretKeyRef: { name: secretName, key: "API_TOKEN" } } },
+        ]);
+        assert.ok(!JSON.stringify(d).includes("s3cr3t"), "the secret value must not appear in the Deployment");
+        const data = registered(SECRET, "web-env").inputs.stringData;
+        assert.ok(isSecretInput(data));
+        assert.deepEqual(unwrap(data), { API_TOKEN: "s3cr3t" });
+    });
+
+    it("makes no env Secret when every value is a plain string", async () => {
+        const w = new KubernetesWorkload("web", { image: DIGEST_REF, env: { LOG_LEVEL: "info" } });
+        await deployed(w);
+        assert.equal(w.envSecret, undefined);
+        assert.deepEqual(ofType(SECRET), []);
     });
 });

@@ -61,10 +61,22 @@ describe("stacks", function () {
                 outputs = await settleApps(program.apps);
             });
 
-            it("creates its namespace with Pod Security restricted enforced", () => {
-                const ns = registered("kubernetes:core/v1:Namespace", "namespace").inputs;
-                assert.equal(ns.metadata.name, `dockyard-${stack}`);
-                assert.equal(ns.metadata.labels["pod-security.kubernetes.io/enforce"], "restricted");
+            it("creates its namespace with Pod Security restricted enforced, pinned to a Kubernetes minor", () => {
+                const ns = registered("kubernetes:core/v1:Namespace", "namespace");
+                assert.equal(ns.inputs.metadata.name, `dockyard-${stack}`);
+                for (const mode of ["enforce", "warn", "audit"]) {
+                    assert.equal(ns.inputs.metadata.labels[`pod-security.kubernetes.io/${mode}`], "restricted");
+                    assert.equal(ns.inputs.metadata.labels[`pod-security.kubernetes.io/${mode}-version`], "v1.37");
+                }
+            });
+
+            it("creates the namespace with a plain create, which fails on one that exists instead of adopting it", () => {
+                const provider = registered("pulumi:providers:kubernetes", "namespace-provider");
+                assert.equal(provider.inputs.enableServerSideApply, "false");
+                assert.ok(registered("kubernetes:core/v1:Namespace", "namespace").provider?.includes("::namespace-provider::"));
+                // Every other object stays on the default provider, with server-side apply.
+                const deployment = registered("kubernetes:apps/v1:Deployment", "server-workload-deployment");
+                assert.ok(!deployment.provider?.includes("namespace-provider"));
             });
 
             it("pushes each image with the secret password and deploys it by digest", () => {
@@ -86,7 +98,7 @@ describe("stacks", function () {
                 assert.equal(d.metadata.namespace, `dockyard-${stack}`);
                 assert.equal(d.spec.replicas, replicas);
                 assert.deepEqual(d.spec.template.spec.containers[0].resources.limits, limits);
-                assert.match(String(outputs.server.endpoint), new RegExp(`^server-workload-service-[0-9a-f]{8}\\.dockyard-${stack}\\.svc\\.cluster\\.local:8080$`));
+                assert.equal(outputs.server.endpoint, `server.dockyard-${stack}.svc.cluster.local:8080`);
             });
 
             it("registers no Docker container", () => {

@@ -8,6 +8,7 @@ import { KubernetesWorkload, type KubernetesWorkloadArgs } from "../../component
 import { allRegistrations, resetRegistrations, settle, useMocks } from "../support/mocks";
 
 const REF = "dockyard/server:sha-0123456789abcdef0123";
+const DIGEST_REF = `registry.example.com/server@sha256:${"c".repeat(64)}`;
 const server: GoAppArgs = { appDir: "apps/server", target: "docker" };
 const onK8s: GoAppArgs = { appDir: "apps/server", target: "kubernetes" };
 
@@ -40,6 +41,12 @@ const goAppCases: [string, GoAppArgs, string[]][] = [
     ["job-only settings on a service", { ...onK8s, kubernetes: { backoffLimit: 3 } }, ["kubernetes.backoffLimit = 3: nothing: only a job takes it"]],
     ["a relative probe path", { ...onK8s, kubernetes: { readinessPath: "readyz" } }, ['kubernetes.readinessPath = "readyz": an absolute HTTP path']],
     ["root as the pod user", { ...onK8s, kubernetes: { runAsUser: 0 } }, ["kubernetes.runAsUser = 0: an integer from 1 to 2147483647"]],
+    ["a prebuilt image by tag", { ...onK8s, image: { ref: "ghcr.io/acme/server:v1" } }, ['image.ref = "ghcr.io/acme/server:v1": an image reference by digest, repository@sha256:<64 hex digits>']],
+    ["build settings beside a prebuilt image", { ...onK8s, image: { ref: DIGEST_REF, goImage: "golang:1.26" } }, ['image.goImage = "golang:1.26": unset when image.ref is given: nothing is built']],
+    ["a pull secret that is not a name", { ...onK8s, kubernetes: { imagePullSecrets: ["Pull_Secret"] } }, ['kubernetes.imagePullSecrets.0 = "Pull_Secret": the name of a Secret in the namespace']],
+    ["a disruption budget on a job", { ...onK8s, kind: "job", kubernetes: { podDisruptionBudget: { maxUnavailable: 1 } } }, ['kubernetes.podDisruptionBudget = {"maxUnavailable":1}: nothing: a job']],
+    ["a disruption budget of half", { ...onK8s, kubernetes: { podDisruptionBudget: { maxUnavailable: "half" } } }, ['kubernetes.podDisruptionBudget.maxUnavailable = "half": a count (0 or more) or a percentage']],
+    ["a ready timeout of zero", { ...onK8s, kubernetes: { readyTimeoutSeconds: 0 } }, ["kubernetes.readyTimeoutSeconds = 0: an integer from 1 to 86400"]],
     [
         "several problems at once",
         { ...server, port: -1, kind: "daemon" as never, docker: { hostPort: 0, healthTimeoutSeconds: 0 } },

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Builds the Pulumi CLI from the Go module github.com/pulumi/pulumi/pkg/v3 (no prebuilt download is
+# reachable here) and prints the directory holding `pulumi`. The version matches the npm SDK, so the
+# Automation API and the engine speak the same protocol.
+source "$(dirname "$0")/lib.sh"
+VERSION="${PULUMI_VERSION:-v3.248.0}"
+dir=$(engine_dir pulumi "$VERSION")
+
+build() {
+    # pkg's go.mod replaces sdk with a sibling folder and clipboard with a fork; a module that requires
+    # both at one version and repeats the fork's replace builds the CLI as released.
+    cat > go.mod <<MOD
+module dockyard.local/pulumi-cli
+
+go 1.25
+
+require (
+	github.com/pulumi/pulumi/pkg/v3 $VERSION
+	github.com/pulumi/pulumi/sdk/v3 $VERSION
+)
+
+replace github.com/atotto/clipboard => github.com/tgummerer/clipboard v0.0.0-20241001131231-d02d263e614e
+MOD
+    echo 'package tools; import _ "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"' > tools.go
+    GOFLAGS=-mod=mod go mod tidy >/dev/null 2>&1 || true
+    GOFLAGS=-mod=mod go build -trimpath \
+        -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$VERSION" \
+        -o bin/pulumi github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+}
+
+[ -x "$dir/bin/pulumi" ] || { echo "engines: building pulumi $VERSION (minutes, once)" >&2; build_into "$dir" build; }
+echo "$dir/bin"

@@ -1,0 +1,329 @@
+// The Kubernetes path for real: a real cluster (control plane and one real node), a registry with a
+// password, and the real Pulumi engine and Kubernetes provider driving the program's own composition
+// (config.ts → compose.ts → GoApp) in staging's shape. Each step asserts what a user would see.
+import type * as automation from "@pulumi/pulumi/automation";
+import { strict as assert } from "assert";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { program } from "../../compose";
+import { Cluster, hostSnapshot } from "../support/cluster";
+import { Janitor, appsDir, dockerCli, ensureEngine, ensureGoBaseImage, repoRoot, run, waitUntil } from "../support/docker";
+import { type Engine, startEngine } from "../support/engine";
+
+const timings: [string, number][] = [];
+let stepStarted = 0;
+
+/** Each step's wall time, printed as a table when the suite ends. */
+function timed(title: string, fn: () => Promise<void>): void {
+    it(title, async function () {
+        stepStarted = Date.now();
+        try {
+            await fn.call(this);
+        } finally {
+            timings.push([title, (Date.now() - stepStarted) / 1000]);
+        }
+    });
+}
+
+describe("Kubernetes end to end: real cluster, registry and engine", function () {
+    const hostBefore = hostSnapshot();
+    const janitor = new Janitor();
+    // Everything this suite writes lives here, and goes on exit too (Ctrl-C skips `after`).
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), "dockyard-e2e-work-"));
+    const dockerConfig = path.join(work, "docker");
+    const httploop = path.join(work, "httploop");
+    const cleanUp = () => {
+        janitor.cleanSync();
+        fs.rmSync(work, { recursive: true, force: true });
+    };
+    process.once("exit", cleanUp);
+    const namespace = `dockyard-e2e-${Date.now().toString(36)}`;
+    let cluster: Cluster;
+    let engine: Engine;
+    let stack: automation.Stack;
+    let goImage: string;
+    const refs: Record<string, string> = {};
+    let setupSeconds = 0;
+
+    /** Builds apps/<app> unchanged and pushes it; `variant` makes a distinct image (a label) without a code change. */
+    async function pushApp(app: string, variant: string): Promise<string> {
+        const tag = `${cluster.info.registry.server}/${app}:${variant}`;
+        const docker = (args: string[]) => run(dockerCli(), args, { env: { DOCKER_BUILDKIT: "1", DOCKER_CONFIG: dockerConfig } });
+        const build = await docker(["build", "--quiet", "--build-arg", `GO_IMAGE=${goImage}`, "--label", `dev.dockyard.e2e.variant=${variant}`, "-t", janitor.image(tag), path.join(appsDir, app)]);
+        if (build.code !== 0) throw new Error(`docker build ${tag}: ${build.stderr}`);
+        // The digest this registry now holds, as the push reports it: a cached image may carry others.
+        const push = await docker(["push", tag]);
+        const pushed = /digest: (sha256:[0-9a-f]{64})/.exec(push.stdout)?.[1];
+        if (push.code !== 0 || !pushed) throw new Error(`docker push ${tag}: ${push.stderr || push.stdout}`);
+        const digest = `${cluster.info.registry.server}/${app}@${pushed}`;
+        return digest;
+    }
+
+    function appsConfig(server: string, hello: string): string {
+        return JSON.stringify({ hello: { kind: "job", image: hello }, server: { replicas: 2, image: server } });
+    }
+
+    async function configure(extra: Record<string, string> = {}): Promise<void> {
+        const { server, username } = cluster.info.registry;
+        const plain: Record<string, string> = {
+            "dockyard:target": "kubernetes",
+            "dockyard:appsDir": path.join(repoRoot, "apps"),
+            "dockyard:namespace": namespace,
+            "dockyard:registry": JSON.stringify({ server, username }),
+            // Kept short so the failure step stays quick; the default is 300.
+            "dockyard:readyTimeoutSeconds": "60",
+            "dockyard:apps": appsConfig(refs.server, refs.hello),
+            ...extra,
+        };
+        await stack.setAllConfig(Object.fromEntries(Object.entries(plain).map(([k, value]) => [k, { value }])));
+    }
+
+    /** The operations the engine reported, by resource type, leaving out those that stayed the same. */
+    function changes(events: automation.EngineEvent[]): string[] {
+        return events
+            .flatMap((e) => (e.resOutputsEvent ? [e.resOutputsEvent.metadata] : []))
+            .filter((m) => m.op !== "same")
+            .map((m) => `${m.op} ${m.type}`)
+            .sort();
+    }
+
+    async function up(): Promise<{ result: automation.UpResult; ops: string[] }> {
+        const events: automation.EngineEvent[] = [];
+        const result = await stack.up({ onEvent: (e) => events.push(e), color: "never" });
+        return { result, ops: changes(events) };
+    }
+
+    async function serverPods(): Promise<any[]> {
+        return (await cluster.getJson(["get", "pods", "-n", namespace, "-l", "app.kubernetes.io/name=server"])).items;
+    }
+
+    async function serviceUrl(): Promise<string> {
+        const svc = await cluster.getJson(["get", "service", "server", "-n", namespace]);
+        return `http://${svc.spec.clusterIP}:${svc.spec.ports[0].port}/`;
+    }
+
+    before(async function () {
+        this.timeout(30 * 60_000);
+        const started = Date.now();
+        await ensureEngine();
+        goImage = await ensureGoBaseImage(janitor);
+        fs.mkdirSync(dockerConfig);
+        execFileSync("go", ["build", "-o", httploop, "./cmd/httploop"], { cwd: path.join(repoRoot, "test", "e2e", "tools"), env: { ...process.env, CGO_ENABLED: "0" } });
+        cluster = await Cluster.start();
+        engine = await startEngine(cluster.info.kubeconfig, path.join(work, "engine"));
+        const login = await run(dockerCli(), ["login", "-u", cluster.info.registry.username, "--password-stdin", cluster.info.registry.server], {
+            env: { DOCKER_CONFIG: dockerConfig },
+            input: (await import("stream")).Readable.from([cluster.info.registry.password]),
+        });
+        assert.equal(login.code, 0, login.stderr);
+        refs.server = await pushApp("server", "v1");
+        refs.hello = await pushApp("hello", "v1");
+        stack = await engine.workspace("e2e-staging", async () => ({ apps: program() }));
+        await configure();
+        await stack.setConfig("dockyard:registryPassword", { value: cluster.info.registry.password, secret: true });
+        setupSeconds = (Date.now() - started) / 1000;
+    });
+
+    after(async function () {
+        this.timeout(5 * 60_000);
+        try {
+            if (stack) await stack.destroy({ color: "never" }).catch(() => undefined);
+        } finally {
+            cluster?.stop();
+            await janitor.clean();
+            process.removeListener("exit", cleanUp);
+            cleanUp();
+            console.log(`\n  setup (images, cluster, engine): ${setupSeconds.toFixed(1)} s`);
+            for (const [title, seconds] of timings) console.log(`  ${seconds.toFixed(1).padStart(6)} s  ${title}`);
+        }
+    });
+
+    timed("1. up: restricted namespace, pulls with the generated secret, Ready pods, Service answers, Job logs, PDB", async () => {
+        const { result, ops } = await up();
+        assert.equal(result.summary.result, "succeeded");
+        assert.ok(ops.every((op) => op.startsWith("create ")), `only creates on the first up: ${ops.join(", ")}`);
+
+        const ns = await cluster.getJson(["get", "namespace", namespace]);
+        assert.equal(ns.metadata.labels["pod-security.kubernetes.io/enforce"], "restricted");
+        assert.equal(ns.metadata.labels["pod-security.kubernetes.io/enforce-version"], cluster.minorVersion);
+
+        const pods = await serverPods();
+        assert.equal(pods.length, 2);
+        for (const pod of pods) {
+            assert.equal(pod.status.phase, "Running");
+            assert.ok(pod.status.conditions.some((c: any) => c.type === "Ready" && c.status === "True"), `${pod.metadata.name} is Ready`);
+            assert.equal(pod.spec.containers[0].image, refs.server);
+            assert.equal(pod.spec.serviceAccountName, "server");
+            const [pullSecret] = pod.spec.imagePullSecrets;
+            const secret = await cluster.getJson(["get", "secret", pullSecret.name, "-n", namespace]);
+            assert.equal(secret.type, "kubernetes.io/dockerconfigjson");
+            const auths = JSON.parse(Buffer.from(secret.data[".dockerconfigjson"], "base64").toString()).auths;
+            assert.deepEqual(Object.keys(auths), [cluster.info.registry.server]);
+            // The image was pulled from the password-protected registry, not found on the node already.
+            const events = await cluster.kubectlOk(["get", "events", "-n", namespace, "--field-selector", `involvedObject.name=${pod.metadata.name}`, "-o", "jsonpath={.items[*].reason}"]);
+            assert.match(events, /Pulled/);
+
+            // What runs, read from the process itself: UID 65532, root filesystem mounted read-only.
+            const containerId = pod.status.containerStatuses[0].containerID.replace("containerd://", "");
+            const tasks = (await cluster.ctr(["tasks", "ls"])).stdout;
+            const pid = tasks.split("\n").find((l) => l.startsWith(containerId))?.split(/\s+/)[1];
+            assert.ok(pid, `a running task for ${containerId}`);
+            assert.match(fs.readFileSync(`/proc/${pid}/status`, "utf8"), /^Uid:\s+65532\s+65532\s+65532\s+65532$/m);
+            const root = fs.readFileSync(`/proc/${pid}/mountinfo`, "utf8").split("\n").find((l) => l.split(" ")[4] === "/");
+            assert.match(root!.split(" ")[5], /^ro(,|$)/);
+        }
+
+        const url = await serviceUrl();
+        const answers: string[] = [];
+        for (let i = 0; i < 4; i++) answers.push((await cluster.inCluster("curl", ["-fsS", "-m", "5", url])).stdout);
+        for (const a of answers) assert.match(a, /^Hello, World! Counter: [0-9]+\n?$/);
+
+        const job = await cluster.getJson(["get", "job", "hello", "-n", namespace]);
+        assert.equal(job.status.succeeded, 1);
+        assert.equal((await cluster.kubectlOk(["logs", "job/hello", "-n", namespace])).trim(), "Hello, World!");
+
+        const pdb = await cluster.getJson(["get", "pdb", "server", "-n", namespace]);
+        assert.equal(pdb.spec.maxUnavailable, 1);
+        assert.deepEqual(pdb.spec.selector.matchLabels, { "app.kubernetes.io/name": "server", "app.kubernetes.io/instance": "server-workload" });
+        assert.equal(pdb.status.currentHealthy, 2);
+
+        const outputs = await stack.outputs();
+        assert.equal(outputs.apps.value.server.imageRef, refs.server);
+        assert.equal(outputs.apps.value.server.endpoint, `server.${namespace}.svc.cluster.local:8080`);
+    });
+
+    timed("2. a preview right after reports no changes", async () => {
+        const preview = await stack.preview({ expectNoChanges: true, color: "never" });
+        assert.deepEqual(Object.keys(preview.changeSummary), ["same"]);
+    });
+
+    timed("3. a new server image rolls only the Deployment, with zero failed requests", async () => {
+        refs.server = await pushApp("server", "v2");
+        await configure();
+        const url = await serviceUrl();
+        const loop = cluster.spawnInCluster(httploop, ["-url", url, "-max", "4m"]);
+        let out = "";
+        loop.stdout!.on("data", (d) => (out += d));
+        const closed = new Promise((resolve) => loop.on("close", resolve));
+        // Traffic flows before the rollout starts.
+        await new Promise((r) => setTimeout(r, 1500));
+        const { ops } = await up();
+        // `up` returns once the new pods are ready; the old ones are still draining. Keep the traffic
+        // on until they are gone, so their shutdown is measured too.
+        const pods = await waitUntil("the old server pods to be gone", 120_000, async () => {
+            const current = await serverPods();
+            return current.length === 2 && current.every((p) => p.spec.containers[0].image === refs.server) ? current : undefined;
+        });
+        loop.kill("SIGTERM");
+        await closed;
+        const summary = JSON.parse(out);
+        assert.deepEqual(ops, ["update kubernetes:apps/v1:Deployment"]);
+        assert.ok(summary.requests > 100, `the loop ran: ${out}`);
+        assert.equal(summary.failures, 0, `failed requests during the rollout: ${out}`);
+        for (const pod of pods) assert.ok(pod.status.conditions.some((c: any) => c.type === "Ready" && c.status === "True"));
+    });
+
+    timed("4. a new hello image replaces the Job, which completes again", async () => {
+        const before = await cluster.getJson(["get", "job", "hello", "-n", namespace]);
+        refs.hello = await pushApp("hello", "v2");
+        await configure();
+        const { ops } = await up();
+        // Delete-before-replace, as the engine reports it: the old Job goes, then the new one is made.
+        assert.deepEqual(ops, ["create-replacement kubernetes:batch/v1:Job", "delete-replaced kubernetes:batch/v1:Job", "replace kubernetes:batch/v1:Job"]);
+        const job = await cluster.getJson(["get", "job", "hello", "-n", namespace]);
+        assert.notEqual(job.metadata.uid, before.metadata.uid);
+        assert.equal(job.spec.template.spec.containers[0].image, refs.hello);
+        assert.equal(job.status.succeeded, 1);
+        assert.equal((await cluster.kubectlOk(["logs", "job/hello", "-n", namespace])).trim(), "Hello, World!");
+    });
+
+    timed("5. the namespace rejects a pod that breaks restricted", async () => {
+        const pod = {
+            apiVersion: "v1",
+            kind: "Pod",
+            metadata: { name: "root-pod", namespace },
+            // No security context at all: fine under "baseline", refused by "restricted".
+            spec: { containers: [{ name: "c", image: refs.server }] },
+        };
+        const r = await cluster.kubectl(["create", "-f", "-"], JSON.stringify(pod));
+        assert.notEqual(r.code, 0);
+        assert.match(r.stderr, new RegExp(`violates PodSecurity "restricted:${cluster.minorVersion.replace(".", "\\.")}"`));
+        assert.match(r.stderr, /allowPrivilegeEscalation != false/);
+        assert.match(r.stderr, /runAsNonRoot != true/);
+    });
+
+    timed("6a. a wrong registry password fails the preview, naming the registry's refusal", async () => {
+        await stack.setConfig("dockyard:registryPassword", { value: "not-the-password", secret: true });
+        try {
+            await assert.rejects(stack.preview({ color: "never" }), (e: Error) => {
+                const server = cluster.info.registry.server.replace(/\./g, "\\.");
+                assert.match(e.message, new RegExp(`dockyard:registryPassword: registry ${server} refused the login of user "dockyard-e2e": 401 Unauthorized`));
+                return true;
+            });
+        } finally {
+            await stack.setConfig("dockyard:registryPassword", { value: cluster.info.registry.password, secret: true });
+        }
+    });
+
+    timed("6b. stale pull credentials fail `up` within the bounded time, naming the pull error; the old pods keep serving", async () => {
+        const { server, username } = cluster.info.registry;
+        const stale = JSON.stringify({ auths: { [server]: { auth: Buffer.from(`${username}:rotated-away`).toString("base64") } } });
+        await cluster.kubectlOk(["create", "secret", "generic", "stale-pull", "-n", namespace, "--type", "kubernetes.io/dockerconfigjson", `--from-literal=.dockerconfigjson=${stale}`]);
+        // An image the node has never pulled, so the credentials are really used.
+        const unpulled = await pushApp("server", "v3");
+        await stack.setAllConfig({
+            "dockyard:imagePullSecrets": { value: JSON.stringify(["stale-pull"]) },
+            "dockyard:apps": { value: appsConfig(unpulled, refs.hello) },
+        });
+        const started = Date.now();
+        await assert.rejects(up(), (e: Error) => {
+            assert.match(e.message, /401 Unauthorized|ErrImagePull|ImagePullBackOff/);
+            return true;
+        });
+        const seconds = (Date.now() - started) / 1000;
+        assert.ok(seconds < 60 + 90, `up gave up after ${seconds} s; readyTimeoutSeconds is 60`);
+        const answer = await cluster.inCluster("curl", ["-fsS", "-m", "5", await serviceUrl()]);
+        assert.match(answer.stdout, /^Hello, World! Counter: [0-9]+/);
+
+        await stack.removeConfig("dockyard:imagePullSecrets");
+        await configure();
+        const { result } = await up();
+        assert.equal(result.summary.result, "succeeded");
+        for (const pod of await serverPods()) assert.equal(pod.spec.containers[0].image, refs.server);
+    });
+
+    timed("6c. a namespace that already exists is refused before anything is created, and left alone", async () => {
+        const taken = `${namespace}-taken`;
+        await cluster.kubectlOk(["create", "namespace", taken]);
+        const other = await engine.workspace("e2e-adopt", async () => ({ apps: program() }));
+        const { server, username } = cluster.info.registry;
+        await other.setAllConfig({
+            "dockyard:target": { value: "kubernetes" },
+            "dockyard:appsDir": { value: path.join(repoRoot, "apps") },
+            "dockyard:namespace": { value: taken },
+            "dockyard:registry": { value: JSON.stringify({ server, username }) },
+            "dockyard:registryPassword": { value: cluster.info.registry.password, secret: true },
+            "dockyard:apps": { value: appsConfig(refs.server, refs.hello) },
+        });
+        await assert.rejects(other.up({ color: "never" }), /already exists/);
+        const state = await other.exportStack();
+        const created = (state.deployment.resources ?? []).filter((r: any) => r.type.startsWith("kubernetes:") && r.type !== "pulumi:providers:kubernetes");
+        assert.deepEqual(created, [], "nothing is created in a namespace we did not make");
+        await other.destroy({ color: "never" });
+        await cluster.kubectlOk(["get", "namespace", taken]);
+        await other.workspace.removeStack("e2e-adopt");
+    });
+
+    timed("7. destroy leaves nothing of the stack; stopping the cluster leaves the host as before", async () => {
+        const { summary } = await stack.destroy({ color: "never" });
+        assert.equal(summary.result, "succeeded");
+        assert.ok((summary.resourceChanges?.delete ?? 0) > 0);
+        await waitUntil(`namespace ${namespace} to be gone`, 120_000, async () => ((await cluster.kubectl(["get", "namespace", namespace])).code !== 0 ? true : undefined));
+        const left = await cluster.kubectlOk(["get", "deployments,services,jobs,secrets,serviceaccounts,pdb", "-A", "-l", "app.kubernetes.io/part-of=dockyard", "-o", "name"]);
+        assert.equal(left.trim(), "");
+        cluster.stop();
+        assert.deepEqual(hostSnapshot(), hostBefore);
+    });
+});

@@ -1,0 +1,3 @@
+module dockyard.local/e2e-tools
+
+go 1.26

@@ -1,0 +1,118 @@
+// The end-to-end suite's real cluster: started by scripts/e2e-cluster.sh and always stopped, on
+// success, failure, process exit or Ctrl-C, with the host put back as it was.
+import { execFileSync, spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { Readable } from "stream";
+import { repoRoot, type RunResult, run } from "./docker";
+
+const script = path.join(repoRoot, "scripts", "e2e-cluster.sh");
+
+export interface ClusterInfo {
+    kubeconfig: string;
+    kubectl: string;
+    /** The network namespace the node and its pods live in. */
+    netns: string;
+    nodeName: string;
+    /** The node's containerd socket. */
+    containerd: string;
+    /** The server's version, e.g. v1.37.2. */
+    version: string;
+    /** A registry with a password, reached as `server` by the Docker engine and by the node alike. */
+    registry: { server: string; username: string; password: string };
+}
+
+export class Cluster {
+    private stopped = false;
+    private readonly onSignal = (signal: NodeJS.Signals) => {
+        this.stop();
+        process.exit(signal === "SIGINT" ? 130 : 143);
+    };
+    private readonly onExit = () => this.stop();
+
+    private constructor(
+        readonly stateDir: string,
+        readonly info: ClusterInfo,
+    ) {
+        process.once("SIGINT", this.onSignal);
+        process.once("SIGTERM", this.onSignal);
+        process.once("exit", this.onExit);
+    }
+
+    /** Starts a cluster; a failed start has already cleaned up after itself. */
+    static async start(): Promise<Cluster> {
+        if (process.getuid?.() !== 0) throw new Error("the end-to-end cluster needs root (network namespaces, the kubelet): run as root");
+        const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "dockyard-e2e-"));
+        const r = await new Promise<number>((resolve, reject) => {
+            const child = spawn("bash", [script, "up", stateDir], { env: { ...process.env, OWNER_PID: String(process.pid) }, stdio: ["ignore", "inherit", "inherit"] });
+            child.on("error", reject);
+            child.on("close", (code) => resolve(code ?? -1));
+        });
+        if (r !== 0) throw new Error(`the end-to-end cluster did not start (scripts/e2e-cluster.sh up exited ${r}; its output is above)`);
+        return new Cluster(stateDir, JSON.parse(fs.readFileSync(path.join(stateDir, "cluster.json"), "utf8")));
+    }
+
+    /** Stops everything and restores the host. Synchronous, so it also runs from an exit handler. */
+    stop(): void {
+        if (this.stopped) return;
+        this.stopped = true;
+        process.removeListener("SIGINT", this.onSignal);
+        process.removeListener("SIGTERM", this.onSignal);
+        process.removeListener("exit", this.onExit);
+        execFileSync("bash", [script, "down", this.stateDir], { stdio: ["ignore", "inherit", "inherit"] });
+    }
+
+    /** The Minor version as Pod Security labels write it: v1.37. */
+    get minorVersion(): string {
+        return this.info.version.split(".").slice(0, 2).join(".");
+    }
+
+    kubectl(args: string[], input?: string): Promise<RunResult> {
+        return run(this.info.kubectl, ["--kubeconfig", this.info.kubeconfig, ...args], input === undefined ? {} : { input: Readable.from([input]) });
+    }
+
+    /** kubectl that must succeed; its stdout. */
+    async kubectlOk(args: string[], input?: string): Promise<string> {
+        const r = await this.kubectl(args, input);
+        if (r.code !== 0) throw new Error(`kubectl ${args.join(" ")} exited ${r.code}: ${r.stderr.trim()}`);
+        return r.stdout;
+    }
+
+    async getJson<T = any>(args: string[]): Promise<T> {
+        return JSON.parse(await this.kubectlOk([...args, "-o", "json"]));
+    }
+
+    /** A command inside the cluster's network, where ClusterIPs and pod IPs answer. */
+    inCluster(cmd: string, args: string[]): Promise<RunResult> {
+        return run("nsenter", [`--net=/run/netns/${this.info.netns}`, cmd, ...args]);
+    }
+
+    /** The same, started in the background: for request loops that run while the engine works. */
+    spawnInCluster(cmd: string, args: string[]) {
+        return spawn("nsenter", [`--net=/run/netns/${this.info.netns}`, cmd, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    }
+
+    /** `ctr` against the node's containerd. */
+    ctr(args: string[]): Promise<RunResult> {
+        return run("ctr", ["--address", this.info.containerd, "-n", "k8s.io", ...args]);
+    }
+}
+
+/** What the host looks like in the ways a cluster can change it: compared before and after. */
+export function hostSnapshot(): Record<string, string> {
+    const sh = (cmd: string) => {
+        try {
+            return execFileSync("sh", ["-c", cmd]).toString().trim();
+        } catch {
+            return "";
+        }
+    };
+    return {
+        sysctls: sh("sysctl -n vm.overcommit_memory kernel.panic kernel.panic_on_oops | tr '\\n' ' '"),
+        netns: sh("ip netns list"),
+        processes: sh("pgrep -a -f 'kube-apiserver|kube-controller-manager|kube-scheduler|kubelet|kube-proxy|etcd --name dockyard|containerd-shim-runc-v2|dockyard-e2e' | grep -v pgrep || true"),
+        paths: sh("ls -d /var/log/containers /var/log/pods /var/lib/kubelet /var/lib/cni /run/containerd /run/netns /sys/fs/cgroup/*/dockyard-e2e 2>/dev/null || true"),
+        mounts: sh("grep -c dockyard-e2e /proc/self/mountinfo || true"),
+    };
+}

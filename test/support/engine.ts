@@ -1,0 +1,49 @@
+// The real Pulumi engine for the end-to-end suite: the CLI and the Kubernetes provider built from Go
+// modules (scripts/engines, cached outside the clone), driven through the Automation API with inline
+// programs, which need no language host. State lives in a file backend in a temp dir.
+import * as automation from "@pulumi/pulumi/automation";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { repoRoot } from "./docker";
+
+/** Builds (once, then cached) and locates an engine binary's directory. */
+function engineDir(script: string): string {
+    return execFileSync("bash", [path.join(repoRoot, "scripts", "engines", script)], { stdio: ["ignore", "pipe", "inherit"] }).toString().trim();
+}
+
+export interface Engine {
+    workspace: (stackName: string, program: automation.PulumiFn, env?: Record<string, string>) => Promise<automation.Stack>;
+}
+
+/** An engine whose provider talks to the cluster in `kubeconfig`; its files live under `home`. */
+export async function startEngine(kubeconfig: string, home: string): Promise<Engine> {
+    const cli = engineDir("pulumi.sh");
+    const provider = engineDir("kubernetes-provider.sh");
+    fs.mkdirSync(path.join(home, "state"), { recursive: true });
+    // The workspace writes Pulumi.yaml and stack files into its directory: never the repository's.
+    fs.mkdirSync(path.join(home, "project"));
+    const pulumiCommand = await automation.PulumiCommand.get({ root: path.dirname(cli) });
+    const envVars = {
+        // The provider found on PATH is the one the engine uses (it says so in a warning).
+        PATH: `${provider}:${cli}:${process.env.PATH}`,
+        PULUMI_HOME: path.join(home, "home"),
+        PULUMI_BACKEND_URL: `file://${path.join(home, "state")}`,
+        PULUMI_CONFIG_PASSPHRASE: "e2e",
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        KUBECONFIG: kubeconfig,
+    };
+    return {
+        workspace: (stackName, program, env = {}) =>
+            automation.LocalWorkspace.createOrSelectStack(
+                { stackName, projectName: "dockyard", program },
+                {
+                    workDir: path.join(home, "project"),
+                    pulumiCommand,
+                    envVars: { ...envVars, ...env },
+                    projectSettings: { name: "dockyard", runtime: "nodejs", backend: { url: envVars.PULUMI_BACKEND_URL } },
+                },
+            ),
+    };
+}
