@@ -27,18 +27,19 @@ const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:
 
 /** A registry with Basic auth, as Debian's docker-registry with htpasswd answers. */
 const basicRegistry: Handler = (req, res) => {
-    if (req.headers.authorization === basic("ci", "right")) return res.writeHead(200).end("{}");
-    res.writeHead(401, { "WWW-Authenticate": 'Basic realm="registry"' }).end();
+    if (req.headers.authorization === basic("ci", "right")) res.writeHead(200).end("{}");
+    else res.writeHead(401, { "WWW-Authenticate": 'Basic realm="registry"' }).end();
 };
 
 /** A registry that hands out tokens from a realm, as Docker Hub and GHCR do. */
 const tokenRegistry: Handler = (req, res, host) => {
     const url = new URL(req.url!, `http://${host}`);
-    if (url.pathname === "/token") {
-        const ok = req.headers.authorization === basic("ci", "right") && url.searchParams.get("service") === "reg" && url.searchParams.get("account") === "ci";
-        return res.writeHead(ok ? 200 : 401).end(ok ? '{"token":"t"}' : "");
+    if (url.pathname !== "/token") {
+        res.writeHead(401, { "WWW-Authenticate": `Bearer realm="http://${host}/token",service="reg"` }).end();
+        return;
     }
-    res.writeHead(401, { "WWW-Authenticate": `Bearer realm="http://${host}/token",service="reg"` }).end();
+    const ok = req.headers.authorization === basic("ci", "right") && url.searchParams.get("service") === "reg" && url.searchParams.get("account") === "ci";
+    res.writeHead(ok ? 200 : 401).end(ok ? '{"token":"t"}' : "");
 };
 
 describe("registry login", () => {
