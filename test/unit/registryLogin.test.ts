@@ -48,6 +48,8 @@ describe("registry login", () => {
         resetRegistrations();
         resetRegistryDouble();
     });
+    // Refused passwords would leak into later specs that run a program.
+    afterEach(resetRegistryDouble);
 
     it("accepts the right password and names the refusal of a wrong one (Basic)", () =>
         withRegistry(basicRegistry, async (host) => {
