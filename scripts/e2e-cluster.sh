@@ -287,8 +287,6 @@ up() {
 {
   "kubeconfig": "$S/kubeconfig",
   "kubectl": "$BIN/kubectl",
-  "netns": "$NETNS",
-  "nodeName": "$NODE",
   "containerd": "$S/containerd/containerd.sock",
   "version": "$("$BIN/kubectl" version --client -o json | sed -n 's/.*"gitVersion": "\(.*\)",/\1/p' | head -n1)",
   "registry": { "server": "127.0.0.1:$REGISTRY_PORT", "username": "$REGISTRY_USER", "password": "$REGISTRY_PASSWORD" }

@@ -1,6 +1,9 @@
 // The Kubernetes path for real: a real cluster (control plane and one real node), a registry with a
 // password, and the real Pulumi engine and Kubernetes provider driving the program's own composition
 // (config.ts → compose.ts → GoApp) in staging's shape. Each step asserts what a user would see.
+// Requests come from a probe pod in the namespace, through the Service. With DOCKYARD_E2E_KUBECONFIG
+// set it runs against one's own cluster and registry; the node-level checks (the process's UID and
+// mounts, the host restored) need the local one.
 import type * as automation from "@pulumi/pulumi/automation";
 import { strict as assert } from "assert";
 import { execFileSync } from "child_process";
@@ -11,6 +14,7 @@ import { program } from "../../compose";
 import { Cluster, hostSnapshot } from "../support/cluster";
 import { Janitor, appsDir, dockerCli, ensureEngine, ensureGoBaseImage, repoRoot, run, waitUntil } from "../support/docker";
 import { type Engine, startEngine } from "../support/engine";
+import { Probe } from "../support/probe";
 
 const timings: [string, number][] = [];
 let stepStarted = 0;
@@ -44,20 +48,26 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
     let engine: Engine;
     let stack: automation.Stack;
     let goImage: string;
+    let probeImage: string;
+    let probe: Probe;
     const refs: Record<string, string> = {};
     let setupSeconds = 0;
 
     /** Builds apps/<app> unchanged and pushes it; `variant` makes a distinct image (a label) without a code change. */
-    async function pushApp(app: string, variant: string): Promise<string> {
-        const tag = `${cluster.info.registry.server}/${app}:${variant}`;
+    function pushApp(app: string, variant: string): Promise<string> {
+        return pushImage(app, variant, path.join(appsDir, app), ["--build-arg", `GO_IMAGE=${goImage}`]);
+    }
+
+    async function pushImage(repository: string, variant: string, context: string, buildArgs: string[] = []): Promise<string> {
+        const tag = `${cluster.info.registry.server}/${repository}:${variant}`;
         const docker = (args: string[]) => run(dockerCli(), args, { env: { DOCKER_BUILDKIT: "1", DOCKER_CONFIG: dockerConfig } });
-        const build = await docker(["build", "--quiet", "--build-arg", `GO_IMAGE=${goImage}`, "--label", `dev.dockyard.e2e.variant=${variant}`, "-t", janitor.image(tag), path.join(appsDir, app)]);
+        const build = await docker(["build", "--quiet", ...buildArgs, "--label", `dev.dockyard.e2e.variant=${variant}`, "-t", janitor.image(tag), context]);
         if (build.code !== 0) throw new Error(`docker build ${tag}: ${build.stderr}`);
         // The digest this registry now holds, as the push reports it: a cached image may carry others.
         const push = await docker(["push", tag]);
         const pushed = /digest: (sha256:[0-9a-f]{64})/.exec(push.stdout)?.[1];
         if (push.code !== 0 || !pushed) throw new Error(`docker push ${tag}: ${push.stderr || push.stdout}`);
-        const digest = `${cluster.info.registry.server}/${app}@${pushed}`;
+        const digest = `${cluster.info.registry.server}/${repository}@${pushed}`;
         return digest;
     }
 
@@ -74,6 +84,8 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
             "dockyard:registry": JSON.stringify({ server, username }),
             // Kept short so the failure step stays quick; the default is 300.
             "dockyard:readyTimeoutSeconds": "60",
+            // Pinned to the cluster under test, as a stack pins it to its own.
+            "dockyard:podSecurityVersion": cluster.minorVersion,
             "dockyard:apps": appsConfig(refs.server, refs.hello),
             ...extra,
         };
@@ -110,6 +122,8 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         await ensureEngine();
         goImage = await ensureGoBaseImage(janitor);
         fs.mkdirSync(dockerConfig);
+        // Only the probe's binary and Dockerfile may sit in the build context: the rest of `work` stays out.
+        fs.writeFileSync(path.join(work, ".dockerignore"), "*\n!httploop\n!Dockerfile\n");
         execFileSync("go", ["build", "-o", httploop, "./cmd/httploop"], { cwd: path.join(repoRoot, "test", "e2e", "tools"), env: { ...process.env, CGO_ENABLED: "0" } });
         cluster = await Cluster.start();
         engine = await startEngine(cluster.info.kubeconfig, path.join(work, "engine"));
@@ -120,6 +134,9 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         assert.equal(login.code, 0, login.stderr);
         refs.server = await pushApp("server", "v1");
         refs.hello = await pushApp("hello", "v1");
+        // The probe: httploop, static, alone in an image.
+        fs.writeFileSync(path.join(work, "Dockerfile"), 'FROM scratch\nCOPY httploop /httploop\nUSER 65532:65532\nENTRYPOINT ["/httploop"]\n');
+        probeImage = await pushImage("dockyard-e2e-probe", "v1", work);
         stack = await engine.workspace("e2e-staging", async () => ({ apps: program() }));
         await configure();
         await stack.setConfig("dockyard:registryPassword", { value: cluster.info.registry.password, secret: true });
@@ -165,6 +182,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
             const events = await cluster.kubectlOk(["get", "events", "-n", namespace, "--field-selector", `involvedObject.name=${pod.metadata.name}`, "-o", "jsonpath={.items[*].reason}"]);
             assert.match(events, /Pulled/);
 
+            if (!cluster.local) continue;
             // What runs, read from the process itself: UID 65532, root filesystem mounted read-only.
             const containerId = pod.status.containerStatuses[0].containerID.replace("containerd://", "");
             const tasks = (await cluster.ctr(["tasks", "ls"])).stdout;
@@ -175,10 +193,11 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
             assert.match(root!.split(" ")[5], /^ro(,|$)/);
         }
 
-        const url = await serviceUrl();
-        const answers: string[] = [];
-        for (let i = 0; i < 4; i++) answers.push((await cluster.inCluster("curl", ["-fsS", "-m", "5", url])).stdout);
-        for (const a of answers) assert.match(a, /^Hello, World! Counter: [0-9]+\n?$/);
+        probe = new Probe(cluster, namespace, probeImage, pods[0].spec.imagePullSecrets[0].name);
+        const answers = await probe.requests(await serviceUrl(), 4);
+        assert.equal(answers.failures, 0, JSON.stringify(answers));
+        assert.equal(answers.bodies!.length, 4);
+        for (const body of answers.bodies!) assert.match(body, /^Hello, World! Counter: [0-9]+\n?$/);
 
         const job = await cluster.getJson(["get", "job", "hello", "-n", namespace]);
         assert.equal(job.status.succeeded, 1);
@@ -202,13 +221,8 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
     timed("3. a new server image rolls only the Deployment, with zero failed requests", async () => {
         refs.server = await pushApp("server", "v2");
         await configure();
-        const url = await serviceUrl();
-        const loop = cluster.spawnInCluster(httploop, ["-url", url, "-max", "4m"]);
-        let out = "";
-        loop.stdout!.on("data", (d) => (out += d));
-        const closed = new Promise((resolve) => loop.on("close", resolve));
-        // Traffic flows before the rollout starts.
-        await new Promise((r) => setTimeout(r, 1500));
+        // Traffic flows from inside the cluster before the rollout starts.
+        const loop = await probe.loop(await serviceUrl());
         const { ops } = await up();
         // `up` returns once the new pods are ready; the old ones are still draining. Keep the traffic
         // on until they are gone, so their shutdown is measured too.
@@ -216,12 +230,10 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
             const current = await serverPods();
             return current.length === 2 && current.every((p) => p.spec.containers[0].image === refs.server) ? current : undefined;
         });
-        loop.kill("SIGTERM");
-        await closed;
-        const summary = JSON.parse(out);
+        const summary = await loop.stop();
         assert.deepEqual(ops, ["update kubernetes:apps/v1:Deployment"]);
-        assert.ok(summary.requests > 100, `the loop ran: ${out}`);
-        assert.equal(summary.failures, 0, `failed requests during the rollout: ${out}`);
+        assert.ok(summary.requests > 100, `the loop ran: ${JSON.stringify(summary)}`);
+        assert.equal(summary.failures, 0, `failed requests during the rollout: ${JSON.stringify(summary)}`);
         for (const pod of pods) assert.ok(pod.status.conditions.some((c: any) => c.type === "Ready" && c.status === "True"));
     });
 
@@ -284,8 +296,9 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         });
         const seconds = (Date.now() - started) / 1000;
         assert.ok(seconds < 60 + 90, `up gave up after ${seconds} s; readyTimeoutSeconds is 60`);
-        const answer = await cluster.inCluster("curl", ["-fsS", "-m", "5", await serviceUrl()]);
-        assert.match(answer.stdout, /^Hello, World! Counter: [0-9]+/);
+        const answer = await probe.requests(await serviceUrl(), 1);
+        assert.equal(answer.failures, 0, JSON.stringify(answer));
+        assert.match(answer.bodies![0], /^Hello, World! Counter: [0-9]+/);
 
         await stack.removeConfig("dockyard:imagePullSecrets");
         await configure();
@@ -323,6 +336,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         await waitUntil(`namespace ${namespace} to be gone`, 120_000, async () => ((await cluster.kubectl(["get", "namespace", namespace])).code !== 0 ? true : undefined));
         const left = await cluster.kubectlOk(["get", "deployments,services,jobs,secrets,serviceaccounts,pdb", "-A", "-l", "app.kubernetes.io/part-of=dockyard", "-o", "name"]);
         assert.equal(left.trim(), "");
+        if (!cluster.local) return;
         cluster.stop();
         assert.deepEqual(hostSnapshot(), hostBefore);
     });

@@ -1,5 +1,7 @@
 // The end-to-end suite's real cluster: started by scripts/e2e-cluster.sh and always stopped, on
-// success, failure, process exit or Ctrl-C, with the host put back as it was.
+// success, failure, process exit or Ctrl-C, with the host put back as it was. Or, with
+// DOCKYARD_E2E_KUBECONFIG and DOCKYARD_E2E_REGISTRY* set, a cluster and registry of one's own,
+// used as they are and left running.
 import { execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -12,11 +14,8 @@ const script = path.join(repoRoot, "scripts", "e2e-cluster.sh");
 export interface ClusterInfo {
     kubeconfig: string;
     kubectl: string;
-    /** The network namespace the node and its pods live in. */
-    netns: string;
-    nodeName: string;
-    /** The node's containerd socket. */
-    containerd: string;
+    /** Local cluster only: the node's containerd socket. */
+    containerd?: string;
     /** The server's version, e.g. v1.37.2. */
     version: string;
     /** A registry with a password, reached as `server` by the Docker engine and by the node alike. */
@@ -32,16 +31,40 @@ export class Cluster {
     private readonly onExit = () => this.stop();
 
     private constructor(
-        readonly stateDir: string,
         readonly info: ClusterInfo,
+        /** The local cluster's state; none for one's own cluster, which is never stopped. */
+        private readonly stateDir?: string,
     ) {
+        if (!stateDir) return;
         process.once("SIGINT", this.onSignal);
         process.once("SIGTERM", this.onSignal);
         process.once("exit", this.onExit);
     }
 
-    /** Starts a cluster; a failed start has already cleaned up after itself. */
+    /** True for the cluster this suite started, whose node and host it can inspect. */
+    get local(): boolean {
+        return this.stateDir !== undefined;
+    }
+
+    /** One's own cluster and registry, when DOCKYARD_E2E_KUBECONFIG is set; else a local one, started. */
     static async start(): Promise<Cluster> {
+        const env = process.env;
+        if (!env.DOCKYARD_E2E_KUBECONFIG) return Cluster.startLocal();
+        const missing = ["DOCKYARD_E2E_REGISTRY", "DOCKYARD_E2E_REGISTRY_USERNAME", "DOCKYARD_E2E_REGISTRY_PASSWORD"].filter((k) => !env[k]);
+        if (missing.length) throw new Error(`DOCKYARD_E2E_KUBECONFIG is set, so these must be too: ${missing.join(", ")}`);
+        const kubectl = execFileSync("bash", [path.join(repoRoot, "scripts", "engines", "kubernetes.sh")], { stdio: ["ignore", "pipe", "inherit"] }).toString().trim();
+        const info: ClusterInfo = {
+            kubeconfig: env.DOCKYARD_E2E_KUBECONFIG,
+            kubectl: path.join(kubectl, "kubectl"),
+            version: "",
+            registry: { server: env.DOCKYARD_E2E_REGISTRY!, username: env.DOCKYARD_E2E_REGISTRY_USERNAME!, password: env.DOCKYARD_E2E_REGISTRY_PASSWORD! },
+        };
+        const version = JSON.parse(execFileSync(info.kubectl, ["--kubeconfig", info.kubeconfig, "version", "-o", "json"]).toString());
+        return new Cluster({ ...info, version: version.serverVersion.gitVersion });
+    }
+
+    /** Starts the local cluster; a failed start has already cleaned up after itself. */
+    private static async startLocal(): Promise<Cluster> {
         if (process.getuid?.() !== 0) throw new Error("the end-to-end cluster needs root (network namespaces, the kubelet): run as root");
         const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "dockyard-e2e-"));
         const r = await new Promise<number>((resolve, reject) => {
@@ -50,12 +73,12 @@ export class Cluster {
             child.on("close", (code) => resolve(code ?? -1));
         });
         if (r !== 0) throw new Error(`the end-to-end cluster did not start (scripts/e2e-cluster.sh up exited ${r}; its output is above)`);
-        return new Cluster(stateDir, JSON.parse(fs.readFileSync(path.join(stateDir, "cluster.json"), "utf8")));
+        return new Cluster(JSON.parse(fs.readFileSync(path.join(stateDir, "cluster.json"), "utf8")), stateDir);
     }
 
     /** Stops everything and restores the host. Synchronous, so it also runs from an exit handler. */
     stop(): void {
-        if (this.stopped) return;
+        if (this.stopped || !this.stateDir) return;
         this.stopped = true;
         process.removeListener("SIGINT", this.onSignal);
         process.removeListener("SIGTERM", this.onSignal);
@@ -83,18 +106,9 @@ export class Cluster {
         return JSON.parse(await this.kubectlOk([...args, "-o", "json"]));
     }
 
-    /** A command inside the cluster's network, where ClusterIPs and pod IPs answer. */
-    inCluster(cmd: string, args: string[]): Promise<RunResult> {
-        return run("nsenter", [`--net=/run/netns/${this.info.netns}`, cmd, ...args]);
-    }
-
-    /** The same, started in the background: for request loops that run while the engine works. */
-    spawnInCluster(cmd: string, args: string[]) {
-        return spawn("nsenter", [`--net=/run/netns/${this.info.netns}`, cmd, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    }
-
     /** `ctr` against the node's containerd. */
     ctr(args: string[]): Promise<RunResult> {
+        if (!this.info.containerd) throw new Error("the node's containerd is reachable on the local cluster only");
         return run("ctr", ["--address", this.info.containerd, "-n", "k8s.io", ...args]);
     }
 }

@@ -1,6 +1,8 @@
-// Command httploop sends GET requests to one URL from a few workers, each on a new connection (so
-// every request is routed afresh, as a new client's would be), until SIGTERM or -max, then prints a
-// JSON summary. The end-to-end suite runs it inside the cluster's network during a rollout.
+// Command httploop sends GET requests to one URL and reports, as JSON lines on stdout, how many were
+// answered with 200 and how many failed. With -count it makes that many requests one after another and
+// reports once, with the bodies; otherwise workers loop (each request on a new connection, so every one
+// is routed afresh, as a new client's would be) until SIGTERM or -max, reporting every -report and once
+// more at the end. The end-to-end suite runs it in a pod, as a client inside the cluster.
 package main
 
 import (
@@ -21,7 +23,9 @@ type summary struct {
 	Requests int      `json:"requests"`
 	Failures int      `json:"failures"`
 	Errors   []string `json:"errors"`
+	Bodies   []string `json:"bodies,omitempty"`
 	Seconds  float64  `json:"seconds"`
+	Final    bool     `json:"final"`
 }
 
 func main() {
@@ -34,14 +38,30 @@ func main() {
 func run(args []string) error {
 	fs := flag.NewFlagSet("httploop", flag.ContinueOnError)
 	url := fs.String("url", "", "URL to GET")
-	workers := fs.Int("workers", 4, "concurrent workers")
-	maxDuration := fs.Duration("max", 5*time.Minute, "stop after this long even without a signal")
+	count := fs.Int("count", 0, "make this many requests in sequence, report them with their bodies, and exit")
+	workers := fs.Int("workers", 4, "concurrent workers, when looping")
+	maxDuration := fs.Duration("max", 5*time.Minute, "stop looping after this long even without a signal")
 	pause := fs.Duration("pause", 10*time.Millisecond, "pause between one worker's requests")
+	report := fs.Duration("report", time.Second, "how often to report while looping")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *url == "" {
 		return fmt.Errorf("-url is required")
+	}
+	client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	out := json.NewEncoder(os.Stdout)
+	start := time.Now()
+
+	if *count > 0 {
+		s := summary{Final: true}
+		for range *count {
+			body, err := get(client, *url)
+			s.add(err)
+			s.Bodies = append(s.Bodies, body)
+		}
+		s.Seconds = time.Since(start).Seconds()
+		return out.Encode(s)
 	}
 
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -49,49 +69,66 @@ func run(args []string) error {
 	ctx, cancelMax := context.WithTimeout(ctx, *maxDuration)
 	defer cancelMax()
 
-	client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	var mu sync.Mutex
 	var s summary
-	record := func(err error) {
+	snapshot := func(final bool) summary {
 		mu.Lock()
 		defer mu.Unlock()
-		s.Requests++
-		if err != nil {
-			s.Failures++
-			if len(s.Errors) < 20 {
-				s.Errors = append(s.Errors, err.Error())
-			}
-		}
+		c := s
+		c.Errors = append([]string(nil), s.Errors...)
+		c.Seconds, c.Final = time.Since(start).Seconds(), final
+		return c
 	}
-
-	start := time.Now()
 	var wg sync.WaitGroup
 	for range *workers {
 		wg.Go(func() {
 			for ctx.Err() == nil {
-				record(get(client, *url))
+				_, err := get(client, *url)
+				mu.Lock()
+				s.add(err)
+				mu.Unlock()
 				time.Sleep(*pause)
 			}
 		})
 	}
-	wg.Wait()
-	s.Seconds = time.Since(start).Seconds()
-	return json.NewEncoder(os.Stdout).Encode(s)
+	ticker := time.NewTicker(*report)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ticker.C:
+			if err := out.Encode(snapshot(false)); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			wg.Wait()
+			return out.Encode(snapshot(true))
+		}
+	}
 }
 
-// get is one request, judged as a user would: a 200 whose body is the app's greeting.
-func get(client *http.Client, url string) error {
+func (s *summary) add(err error) {
+	s.Requests++
+	if err != nil {
+		s.Failures++
+		if len(s.Errors) < 20 {
+			s.Errors = append(s.Errors, err.Error())
+		}
+	}
+}
+
+// get is one request, judged as a user would: 200 is success, anything else a failure with its body.
+func get(client *http.Client, url string) (string, error) {
 	resp, err := client.Get(url)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %d %q", time.Now().Format(time.TimeOnly), resp.StatusCode, body)
+		return string(body), fmt.Errorf("%s: %d %q", time.Now().Format(time.TimeOnly), resp.StatusCode, body)
 	}
-	return nil
+	return string(body), nil
 }
