@@ -2,7 +2,7 @@
 import { GoApp, RegistryLoginError, checkRegistryLogin } from "@dockyard/components";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { type StackPlan, parseStackConfig, readRawConfig } from "./config";
+import { PROMOTED, type StackPlan, parseStackConfig, readRawConfig, withPromotedImages } from "./config";
 
 /** What each app exports. */
 export interface AppOutputs {
@@ -41,14 +41,16 @@ function createNamespace(plan: StackPlan & { namespace: string }): k8s.core.v1.N
     return new k8s.core.v1.Namespace("namespace", { metadata: { name: plan.namespace, labels: podSecurityLabels(plan.podSecurityVersion) } }, { provider });
 }
 
-export function compose(plan: StackPlan): Record<string, AppOutputs> {
+export function compose(plan: StackPlan, sourceCommit?: string): Record<string, AppOutputs> {
+    const unresolved = plan.apps.filter((a) => a.args.image?.ref === PROMOTED).map((a) => a.name);
+    if (unresolved.length > 0) throw new Error(`compose: apps ${unresolved.join(", ")} still wait for their promoted digests (see withPromotedImages)`);
     const namespace = plan.target === "kubernetes" && plan.createNamespace && plan.namespace ? createNamespace({ ...plan, namespace: plan.namespace }) : undefined;
 
     const outputs: Record<string, AppOutputs> = {};
     for (const { name, args } of plan.apps) {
         // Taking the name from the Namespace resource orders every app after it.
         const placed = namespace ? { ...args, kubernetes: { ...args.kubernetes, namespace: namespace.metadata.name } } : args;
-        const app = new GoApp(name, placed);
+        const app = new GoApp(name, { ...placed, sourceCommit });
         outputs[name] = {
             imageRef: app.imageRef,
             ...(app.endpoint && { endpoint: app.endpoint }),
@@ -63,13 +65,26 @@ function resolved<T>(input: pulumi.Input<T>): Promise<T> {
     return new Promise((resolve) => pulumi.output(input).apply((value) => resolve(value as T)));
 }
 
+/** The full name of a stack reference: `<stack>` alone means this project's stack in this organization. */
+export function stackName(name: string): string {
+    return name.includes("/") ? name : `${pulumi.getOrganization()}/${pulumi.getProject()}/${name}`;
+}
+
+/** What the program exports. */
+export interface ProgramOutputs {
+    /** Per app: `imageRef`, and `endpoint` for services or `logs` for jobs on Docker. */
+    apps: Record<string, AppOutputs>;
+    /** The commit the deployed images were built from, when known: promotion carries it along. */
+    sourceCommit?: string;
+}
+
 /**
  * The whole program: this stack's config validated, the registry login checked (a wrong or rotated
- * password fails the preview, before anything is created), then composed. `index.ts` and the
- * Automation API's inline programs run it.
+ * password fails the preview, before anything is created), promoted digests read from the source
+ * stack, then composed. `index.ts` and the Automation API's inline programs run it.
  */
-export async function program(): Promise<Record<string, AppOutputs>> {
-    const plan = parseStackConfig(readRawConfig(), new pulumi.Config("dockyard").getSecret("registryPassword"));
+export async function program(env: NodeJS.ProcessEnv = process.env): Promise<ProgramOutputs> {
+    let plan = parseStackConfig(readRawConfig(), new pulumi.Config("dockyard").getSecret("registryPassword"));
     if (plan.registryLogin) {
         const { server, username, password } = plan.registryLogin;
         try {
@@ -79,5 +94,14 @@ export async function program(): Promise<Record<string, AppOutputs>> {
             throw new RegistryLoginError(`dockyard:registryPassword: ${(e as Error).message}; ${how}`);
         }
     }
-    return compose(plan);
+    // Built here: the commit CI checked out. Promoted: the commit the source stack's images came from.
+    let sourceCommit = env.DOCKYARD_SOURCE_COMMIT ?? env.GITHUB_SHA;
+    if (plan.promoteFrom) {
+        const name = stackName(plan.promoteFrom);
+        const source = new pulumi.StackReference("promote-from", { name });
+        const [apps, commit] = await Promise.all([source.getOutputValue("apps"), source.getOutputValue("sourceCommit")]);
+        plan = withPromotedImages(plan, name, apps);
+        sourceCommit = typeof commit === "string" ? commit : undefined;
+    }
+    return { apps: compose(plan, sourceCommit), ...(sourceCommit && { sourceCommit }) };
 }

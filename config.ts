@@ -41,6 +41,8 @@ const stackSchema = z.strictObject({
     runtimeImage: z.string().optional(),
     platform: z.string().optional(),
     registry: z.strictObject({ server: z.string(), username: z.string().optional(), checkLogin: z.boolean().optional() }).optional(),
+    /** Take each app's image from this stack's `apps.<app>.imageRef` output instead of building. */
+    promoteFrom: z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+){0,2}$/, "a stack name: <stack>, or <organization>/<project>/<stack>").optional(),
     registryPassword: z.string().optional(),
     // Kubernetes only.
     namespace: z.string().optional(),
@@ -72,6 +74,8 @@ export interface StackPlan {
     podSecurityVersion: string;
     /** One GoApp per configured app, in config order. */
     apps: { name: string; args: GoAppArgs }[];
+    /** The stack whose deployed image digests this one promotes, for every app without a pinned `image`. */
+    promoteFrom?: string;
     /** The registry login to check before anything is created: set when a user and password are configured. */
     registryLogin?: { server: string; username: string; password: pulumi.Input<string> };
 }
@@ -179,6 +183,7 @@ export function parseStackConfig(raw: Record<string, unknown>, registryPassword?
         createNamespace: settings.namespace !== undefined && (settings.createNamespace ?? true),
         podSecurityVersion: settings.podSecurityVersion ?? POD_SECURITY_VERSION,
         apps,
+        promoteFrom: settings.promoteFrom,
         registryLogin:
             settings.registry?.username !== undefined && registryPassword !== undefined && settings.registry.checkLogin !== false
                 ? { server: settings.registry.server, username: settings.registry.username, password: registryPassword }
@@ -192,6 +197,30 @@ export function parseStackConfig(raw: Record<string, unknown>, registryPassword?
  * cluster upgrade never tightens the policy under running apps; raise it deliberately.
  */
 export const POD_SECURITY_VERSION = "v1.37";
+
+/**
+ * Stands in for a digest that promotion fills in: it looks like one, so the plan validates, and
+ * `withPromotedImages` replaces every occurrence before anything is registered.
+ */
+export const PROMOTED = `promoted.invalid/pending@sha256:${"0".repeat(64)}`;
+
+/** The plan with each app that has no pinned image given its digest from the source stack, or every missing app named. */
+export function withPromotedImages(plan: StackPlan, source: string, deployed: Record<string, { imageRef?: string } | undefined> | undefined): StackPlan {
+    const missing = plan.apps.filter(({ name, args }) => args.image?.ref === PROMOTED && typeof deployed?.[name]?.imageRef !== "string").map((a) => a.name);
+    if (missing.length > 0) {
+        throw new StackConfigError(
+            missing.map(
+                (name) =>
+                    `${NS}:promoteFrom = ${show(source)}: that stack has not deployed app "${name}" (no apps.${name}.imageRef output); ` +
+                    `deploy it there first, or pin ${NS}:apps.${name}.image`,
+            ),
+        );
+    }
+    const apps = plan.apps.map(({ name, args }) =>
+        args.image?.ref === PROMOTED ? { name, args: { ...args, image: { ...args.image, ref: deployed![name]!.imageRef! } } } : { name, args },
+    );
+    return { ...plan, apps };
+}
 
 /** Two Docker apps cannot hold one host port or one container name: caught here, not halfway through `up`. */
 function clashes(apps: StackPlan["apps"]): string[] {
@@ -225,9 +254,10 @@ export function availableApps(appsDir: string): string[] {
 /** One app's config and the stack's settings, as the GoApp component takes them. */
 export function toGoAppArgs(name: string, app: AppConfig, s: StackSettings, registryPassword?: pulumi.Input<string>): GoAppArgs {
     const registry = s.registry && { server: s.registry.server, username: s.registry.username, password: registryPassword };
+    // A promoted app's digest is filled in by the program, once the source stack's outputs are read.
     const image: GoAppArgs["image"] =
-        app.image !== undefined
-            ? { ref: app.image, registry }
+        app.image !== undefined || s.promoteFrom !== undefined
+            ? { ref: app.image ?? PROMOTED, registry }
             : { goImage: s.goImage, runtimeImage: s.runtimeImage, platform: s.platform, buildOnPreview: s.buildOnPreview, registry };
     const common = { appDir: path.join(s.appsDir, name), kind: app.kind, port: app.port, env: app.env, args: app.args, image };
     if (s.target === "docker") {

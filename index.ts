@@ -1,5 +1,5 @@
 // The Pulumi program: stack config in, one GoApp per app, outputs out.
 import { program } from "./compose";
 
-/** Per app: `imageRef`, and `endpoint` for services or `logs` for jobs on Docker. */
-export = async () => ({ apps: await program() });
+/** `apps` (per app: `imageRef`, and `endpoint` or `logs`) and, when known, `sourceCommit`. */
+export = () => program();

@@ -4,7 +4,7 @@ import * as net from "net";
 import { type ArgProblem, checkInteger, checkOneOf, known, throwIfAny } from "./internal/problems";
 import { dockerCpus, dockerMemoryMiB } from "./internal/quantity";
 import { floatingImageProblem } from "./internal/imageRef";
-import { type ResourceQuantities, type WorkloadArgs, WORKLOAD_KINDS, validateEnv, validateQuantities } from "./types";
+import { type ResourceQuantities, type WorkloadArgs, WORKLOAD_KINDS, provenance, validateEnv, validateQuantities } from "./types";
 
 export type DockerRestartPolicy = "no" | "on-failure" | "always" | "unless-stopped";
 const RESTART_POLICIES: readonly DockerRestartPolicy[] = ["no", "on-failure", "always", "unless-stopped"];
@@ -111,6 +111,7 @@ export class DockerWorkload extends pulumi.ComponentResource {
         const hostIp = args.hostIp ?? DOCKER_DEFAULTS.hostIp;
         const limits = { ...DOCKER_DEFAULTS.limits, ...args.limits };
         const labels = Object.entries(args.labels ?? {}).map(([label, value]) => ({ label, value }));
+        const containerLabels = [...labels, ...Object.entries(provenance(args.image, args.sourceCommit)).map(([label, value]) => ({ label, value }))];
 
         if (args.createNetwork) {
             this.network = new docker.Network(`${name}-network`, { driver: "bridge", labels }, { parent: this });
@@ -128,7 +129,7 @@ export class DockerWorkload extends pulumi.ComponentResource {
                 name: args.containerName,
                 command: args.args,
                 envs: env,
-                labels,
+                labels: containerLabels,
                 user: args.user ?? DOCKER_DEFAULTS.user,
                 readOnly: args.readOnlyRootFilesystem ?? true,
                 capabilities: { drops: ["ALL"], adds: args.addCapabilities ?? [] },

@@ -42,7 +42,7 @@ export interface GoAppArgs extends Omit<WorkloadArgs, "image"> {
     kubernetes?: Omit<KubernetesWorkloadArgs, Shared>;
 }
 
-const SHARED_FIELDS = new Set<string>(["image", "kind", "port", "env", "args"] satisfies Shared[]);
+const SHARED_FIELDS = new Set<string>(["image", "kind", "port", "env", "args", "sourceCommit"] satisfies Shared[]);
 const BUILD_FIELDS = ["dockerfile", "repository", "goImage", "runtimeImage", "buildArgs", "platform", "target", "buildOnPreview"] as const;
 
 /** A stand-in for the image reference, which is only known once built: validators skip unknown values. */
@@ -70,7 +70,7 @@ export function validateGoAppArgs(args: GoAppArgs): ArgProblem[] {
         problems.push(...under("image", registryProblems));
     }
 
-    const shared = { image: pendingImage, kind: args.kind, port: args.port, env: args.env, args: args.args };
+    const shared = { image: pendingImage, kind: args.kind, port: args.port, env: args.env, args: args.args, sourceCommit: args.sourceCommit };
     const place = (section: "docker" | "kubernetes") => (p: ArgProblem) =>
         SHARED_FIELDS.has(p.field.split(".")[0]) ? p : { ...p, field: `${section}.${p.field}` };
     if (args.target === "docker") {
@@ -123,7 +123,7 @@ export class GoApp extends pulumi.ComponentResource {
             this.image = new GoAppImage(`${name}-image`, { ...args.image, appDir: args.appDir as string }, { parent: this });
             this.imageRef = this.image.imageRef;
         }
-        const shared = { image: this.imageRef, kind: args.kind, port: args.port, env: args.env, args: args.args };
+        const shared = { image: this.imageRef, kind: args.kind, port: args.port, env: args.env, args: args.args, sourceCommit: args.sourceCommit };
 
         if (args.target === "docker") {
             const workload = new DockerWorkload(`${name}-workload`, { ...args.docker, ...shared }, { parent: this });

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { floatingImageProblem } from "./internal/imageRef";
 import { type ArgProblem, checkInteger, checkOneOf, known, throwIfAny } from "./internal/problems";
 import { dockerConfigJson } from "./internal/registryLogin";
-import { type RegistryCredentials, type ResourceQuantities, type WorkloadArgs, WORKLOAD_KINDS, validateEnv, validateQuantities } from "./types";
+import { type RegistryCredentials, type ResourceQuantities, type WorkloadArgs, WORKLOAD_KINDS, provenance, validateEnv, validateQuantities } from "./types";
 
 export type ServiceType = "ClusterIP" | "NodePort" | "LoadBalancer";
 export const SERVICE_TYPES: readonly ServiceType[] = ["ClusterIP", "NodePort", "LoadBalancer"];
@@ -337,6 +337,8 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
             containers: [container],
         };
         const template = { metadata: { labels: this.selectorLabels, annotations: args.annotations }, spec: podSpec };
+        // What runs and where it came from, on the workload object itself: `kubectl get deploy -o yaml` tells.
+        const workloadMetadata = { ...metadata, annotations: { ...args.annotations, ...provenance(args.image, args.sourceCommit) } };
         // The provider otherwise waits 10 minutes for a workload that can never become ready.
         const awaitOpts: pulumi.CustomResourceOptions = { ...childOpts, customTimeouts: { create: readyTimeout, update: readyTimeout } };
 
@@ -344,7 +346,7 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
             this.job = new k8s.batch.v1.Job(
                 `${name}-job`,
                 {
-                    metadata,
+                    metadata: workloadMetadata,
                     spec: {
                         backoffLimit: args.backoffLimit ?? d.backoffLimit,
                         ttlSecondsAfterFinished: args.ttlSecondsAfterFinished ?? d.ttlSecondsAfterFinished,
@@ -360,7 +362,7 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
             this.deployment = new k8s.apps.v1.Deployment(
                 `${name}-deployment`,
                 {
-                    metadata,
+                    metadata: workloadMetadata,
                     spec: {
                         replicas,
                         revisionHistoryLimit: 5,

@@ -20,6 +20,18 @@ export interface WorkloadArgs {
     env?: Record<string, pulumi.Input<string>>;
     /** Arguments after the image's entrypoint. Default: none. */
     args?: pulumi.Input<string>[];
+    /**
+     * The commit the image was built from, recorded with the image reference on the workload
+     * (`dockyard.dev/source-commit` and `dockyard.dev/image`: annotations of the Deployment or Job on
+     * Kubernetes, not of its pods, so a new commit alone rolls nothing; labels of the container on Docker,
+     * where a changed label replaces the container). Default: none, only the image is recorded.
+     */
+    sourceCommit?: string;
+}
+
+/** The provenance annotations (Kubernetes) or labels (Docker) a workload carries. @internal */
+export function provenance(image: pulumi.Input<string>, sourceCommit: string | undefined): Record<string, pulumi.Input<string>> {
+    return { "dockyard.dev/image": image, ...(sourceCommit !== undefined && { "dockyard.dev/source-commit": sourceCommit }) };
 }
 
 /** A login to an image registry, for pushing images or for pods to pull them. */

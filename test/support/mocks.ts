@@ -38,6 +38,9 @@ function installRegistryDouble(): void {
     };
 }
 
+/** Other stacks' outputs, by full name (`organization/dockyard/staging`), as StackReference reads them. */
+export const stackOutputs = new Map<string, Record<string, unknown>>();
+
 /** What a job container reports when it finishes, for tests of failing jobs. */
 export const jobOutcome = { exitCode: 0, logs: "Hello, World!\n" };
 
@@ -90,6 +93,8 @@ function outputsFor(args: pulumi.runtime.MockResourceArgs): Record<string, any> 
                 ports: (inputs.ports ?? []).map((p: any, i: number) => ({ ...p, external: p.external ?? 49153 + i })),
                 ...(inputs.attach ? { exitCode: jobOutcome.exitCode, containerLogs: jobOutcome.logs } : {}),
             };
+        case "pulumi:pulumi:StackReference":
+            return { ...inputs, outputs: stackOutputs.get(inputs.name) ?? {}, secretOutputNames: [] };
         case "docker:index/network:Network":
             return { ...inputs, name: inputs.name ?? `${args.name}-${digestOf(args.name).slice(0, 7)}` };
         default:
@@ -123,6 +128,8 @@ export async function useMocks(opts: { preview?: boolean; stack?: string } = {})
         "dockyard",
         opts.stack ?? "test",
         opts.preview ?? false,
+        // What the CLI passes on a file backend, where there are no organizations.
+        "organization",
     );
 }
 

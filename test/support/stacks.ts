@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import YAML from "yaml";
 import { repoRoot } from "./docker";
-import { resetRegistrations, useMocks } from "./mocks";
+import { known, resetRegistrations, stackOutputs, useMocks } from "./mocks";
 
 import type main from "../../index";
 
@@ -36,5 +36,10 @@ export async function runProgram(stack: string, config: Record<string, string>, 
     delete require.cache[entry];
     // Each stack gets a fresh module, as each `pulumi up` would; its export is the program to run.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return await (require(entry) as typeof main)();
+    const outputs = await (require(entry) as typeof main)();
+    // Like a deployment, it leaves its outputs where another stack's StackReference reads them.
+    const apps: Record<string, { imageRef: string }> = {};
+    for (const [name, app] of Object.entries(outputs.apps)) apps[name] = { imageRef: await known(app.imageRef) };
+    stackOutputs.set(`organization/dockyard/${stack}`, { apps, sourceCommit: outputs.sourceCommit });
+    return outputs;
 }

@@ -48,6 +48,7 @@ const cases: [string, Raw, string[]][] = [
         ['dockyard:apps.hello.containerName = "web": already taken by app "server"'],
     ],
     ["a Pod Security version that is not a minor", { ...kube, podSecurityVersion: "1.37" }, ['dockyard:podSecurityVersion = "1.37": a Kubernetes minor version such as "v1.37", or "latest"']],
+    ["a promotion source that is no stack name", { ...kube, promoteFrom: "https://app.pulumi.com/acme" }, ['dockyard:promoteFrom = "https://app.pulumi.com/acme": a stack name: <stack>, or <organization>/<project>/<stack>']],
     ["pull secrets on a docker stack", { ...docker, imagePullSecrets: ["pull"] }, ['dockyard:imagePullSecrets = ["pull"]: not used when target is "docker"']],
     [
         // Every value is checked even when its app also has an unknown or misplaced key.

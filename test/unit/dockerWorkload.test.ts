@@ -58,6 +58,15 @@ describe("DockerWorkload", () => {
         assert.equal(rec.options.get("named-container")?.deleteBeforeReplace, true);
     });
 
+    it("labels the container with the image and the commit it was built from", async () => {
+        const w = new DockerWorkload("traced", { image: IMAGE_REF, sourceCommit: "0123abc" });
+        await known(w.container.urn);
+        assert.deepEqual(registered("docker:index/container:Container", "traced-container").inputs.labels, [
+            { label: "dockyard.dev/image", value: IMAGE_REF },
+            { label: "dockyard.dev/source-commit", value: "0123abc" },
+        ]);
+    });
+
     it("applies limits, env, args, labels and an explicit host IP", async () => {
         const w = new DockerWorkload("tuned", {
             image: IMAGE_REF,
@@ -76,7 +85,11 @@ describe("DockerWorkload", () => {
         assert.equal(c.memorySwap, 1024);
         assert.deepEqual(c.envs, ["PORT=8080", "LOG_LEVEL=debug"]);
         assert.deepEqual(c.command, ["-v"]);
-        assert.deepEqual(c.labels, [{ label: "team", value: "edge" }]);
+        // The caller's labels, then what runs: the image it was started from.
+        assert.deepEqual(c.labels, [
+            { label: "team", value: "edge" },
+            { label: "dockyard.dev/image", value: IMAGE_REF },
+        ]);
         assert.equal(c.stopTimeout, 30);
         assert.equal(c.destroyGraceSeconds, 30);
         assert.equal(c.waitTimeout, 90);

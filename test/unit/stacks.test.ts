@@ -1,7 +1,7 @@
 // Each checked-in stack, evaluated by the real program under mocks.
 import { strict as assert } from "assert";
 import { k8sCheck } from "../support/kubernetes";
-import { isSecretInput, known, ofType, registered } from "../support/mocks";
+import { isSecretInput, known, ofType, registered, stackOutputs } from "../support/mocks";
 import { runProgram, stackConfig } from "../support/stacks";
 
 async function settleApps(apps: Record<string, { imageRef: any; endpoint?: any; logs?: any }>) {
@@ -13,6 +13,9 @@ async function settleApps(apps: Record<string, { imageRef: any; endpoint?: any; 
     }
     return out;
 }
+
+const STAGING_SERVER = `registry.example.com/server@sha256:${"5".repeat(64)}`;
+const STAGING_HELLO = `registry.example.com/hello@sha256:${"6".repeat(64)}`;
 
 describe("stacks", function () {
     this.timeout(120_000);
@@ -57,6 +60,11 @@ describe("stacks", function () {
         describe(`${stack}: Kubernetes`, () => {
             let outputs: Record<string, Record<string, unknown>>;
             before(async () => {
+                // What staging deployed, for prod to promote.
+                stackOutputs.set("organization/dockyard/staging", {
+                    apps: { server: { imageRef: STAGING_SERVER }, hello: { imageRef: STAGING_HELLO } },
+                    sourceCommit: "5eed5eed",
+                });
                 const program = await runProgram(stack, stackConfig(stack), { "dockyard:registryPassword": "s3cret" });
                 outputs = await settleApps(program.apps);
             });
@@ -79,8 +87,14 @@ describe("stacks", function () {
                 assert.ok(!deployment.provider?.includes("namespace-provider"));
             });
 
-            it("pushes each image with the secret password and deploys it by digest", () => {
-                for (const app of ["server", "hello"]) {
+            it(stack === "staging" ? "pushes each image with the secret password and deploys it by digest" : "promotes staging's digests and builds nothing", () => {
+                if (stack === "prod") {
+                    assert.deepEqual(ofType("docker:index/image:Image"), []);
+                    assert.equal(registered("pulumi:pulumi:StackReference", "promote-from").inputs.name, "organization/dockyard/staging");
+                    assert.equal(outputs.server.imageRef, STAGING_SERVER);
+                    assert.equal(outputs.hello.imageRef, STAGING_HELLO);
+                }
+                for (const app of stack === "staging" ? ["server", "hello"] : []) {
                     const build = registered("docker:index/image:Image", `${app}-image-build`).inputs;
                     assert.equal(build.skipPush, false);
                     assert.ok(isSecretInput(build.registry));
