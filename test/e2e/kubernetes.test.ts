@@ -51,6 +51,12 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
     let probeImage: string;
     let probe: Probe;
     const refs: Record<string, string> = {};
+    /** Every server digest staging ran, oldest first: the rollback step pins an earlier one. */
+    const refsHistory: { server: string[] } = { server: [] };
+    /** The commit staging's images are said to come from; promotion must carry it to prod. */
+    let stagingCommit = "e2e0000000000001";
+    let prod: automation.Stack | undefined;
+    const prodNamespace = `${namespace}-prod`;
     let setupSeconds = 0;
 
     /** Builds apps/<app> unchanged and pushes it; `variant` makes a distinct image (a label) without a code change. */
@@ -107,8 +113,32 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         return { result, ops: changes(events) };
     }
 
-    async function serverPods(): Promise<any[]> {
-        return (await cluster.getJson(["get", "pods", "-n", namespace, "-l", "app.kubernetes.io/name=server"])).items;
+    async function serverPods(ns = namespace): Promise<any[]> {
+        return (await cluster.getJson(["get", "pods", "-n", ns, "-l", "app.kubernetes.io/name=server"])).items;
+    }
+
+    /** The image IDs the node resolved for an app's pods: what really runs, byte for byte. */
+    async function imageIds(ns: string, app: string): Promise<string[]> {
+        const pods = (await cluster.getJson(["get", "pods", "-n", ns, "-l", `app.kubernetes.io/name=${app}`])).items;
+        return [...new Set<string>(pods.filter((p: any) => !p.metadata.deletionTimestamp).map((p: any) => p.status.containerStatuses[0].imageID))].sort();
+    }
+
+    /** Every tag of every repository in the registry, to prove a promotion pushed nothing. */
+    async function registryContents(): Promise<string[]> {
+        const { server, username, password } = cluster.info.registry;
+        const auth = { Authorization: `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}` };
+        const base = server.startsWith("127.") || server.startsWith("localhost") ? `http://${server}` : `https://${server}`;
+        const get = async <T>(url: string): Promise<T> => (await fetch(url, { headers: auth })).json() as Promise<T>;
+        const { repositories } = await get<{ repositories: string[] }>(`${base}/v2/_catalog`);
+        const tags = await Promise.all(repositories.map(async (repo) => ((await get<{ tags: string[] | null }>(`${base}/v2/${repo}/tags/list`)).tags ?? []).map((t) => `${repo}:${t}`)));
+        return tags.flat().sort();
+    }
+
+    async function upProd(): Promise<string[]> {
+        const events: automation.EngineEvent[] = [];
+        const result = await prod!.up({ onEvent: (e) => events.push(e), color: "never" });
+        assert.equal(result.summary.result, "succeeded");
+        return changes(events);
     }
 
     async function serviceUrl(): Promise<string> {
@@ -133,11 +163,12 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         });
         assert.equal(login.code, 0, login.stderr);
         refs.server = await pushApp("server", "v1");
+        refsHistory.server.push(refs.server);
         refs.hello = await pushApp("hello", "v1");
         // The probe: httploop, static, alone in an image.
         fs.writeFileSync(path.join(work, "Dockerfile"), 'FROM scratch\nCOPY httploop /httploop\nUSER 65532:65532\nENTRYPOINT ["/httploop"]\n');
         probeImage = await pushImage("dockyard-e2e-probe", "v1", work);
-        stack = await engine.workspace("e2e-staging", async () => ({ apps: program() }));
+        stack = await engine.workspace("e2e-staging", () => program({ ...process.env, DOCKYARD_SOURCE_COMMIT: stagingCommit }));
         await configure();
         await stack.setConfig("dockyard:registryPassword", { value: cluster.info.registry.password, secret: true });
         setupSeconds = (Date.now() - started) / 1000;
@@ -146,6 +177,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
     after(async function () {
         this.timeout(5 * 60_000);
         try {
+            if (prod) await prod.destroy({ color: "never" }).catch(() => undefined);
             if (stack) await stack.destroy({ color: "never" }).catch(() => undefined);
         } finally {
             cluster?.stop();
@@ -220,6 +252,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
 
     timed("3. a new server image rolls only the Deployment, with zero failed requests", async () => {
         refs.server = await pushApp("server", "v2");
+        refsHistory.server.push(refs.server);
         await configure();
         // Traffic flows from inside the cluster before the rollout starts.
         const loop = await probe.loop(await serviceUrl());
@@ -310,7 +343,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
     timed("6c. a namespace that already exists is refused before anything is created, and left alone", async () => {
         const taken = `${namespace}-taken`;
         await cluster.kubectlOk(["create", "namespace", taken]);
-        const other = await engine.workspace("e2e-adopt", async () => ({ apps: program() }));
+        const other = await engine.workspace("e2e-adopt", () => program());
         const { server, username } = cluster.info.registry;
         await other.setAllConfig({
             "dockyard:target": { value: "kubernetes" },
@@ -329,11 +362,77 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         await other.workspace.removeStack("e2e-adopt");
     });
 
-    timed("7. destroy leaves nothing of the stack; stopping the cluster leaves the host as before", async () => {
+    timed("P1. prod promotes staging's digests: nothing built or pushed, the same image IDs run, provenance shown", async () => {
+        const { server, username } = cluster.info.registry;
+        prod = await engine.workspace("e2e-prod", () => program());
+        await prod.setAllConfig({
+            "dockyard:target": { value: "kubernetes" },
+            "dockyard:appsDir": { value: path.join(repoRoot, "apps") },
+            "dockyard:namespace": { value: prodNamespace },
+            "dockyard:podSecurityVersion": { value: cluster.minorVersion },
+            "dockyard:readyTimeoutSeconds": { value: "60" },
+            "dockyard:registry": { value: JSON.stringify({ server, username }) },
+            "dockyard:registryPassword": { value: cluster.info.registry.password, secret: true },
+            "dockyard:promoteFrom": { value: "e2e-staging" },
+            "dockyard:apps": { value: JSON.stringify({ hello: { kind: "job" }, server: { replicas: 2 } }) },
+        });
+        const pushedBefore = await registryContents();
+        await upProd();
+        assert.deepEqual(await registryContents(), pushedBefore, "a promotion pushes nothing");
+        const state = await prod.exportStack();
+        assert.deepEqual((state.deployment.resources ?? []).filter((r: any) => r.type.startsWith("docker:")), [], "a promotion builds nothing");
+        for (const app of ["server", "hello"]) {
+            const running = await imageIds(prodNamespace, app);
+            assert.equal(running.length, 1, `${app} runs one image in prod: ${running.join(", ")}`);
+            assert.deepEqual(running, await imageIds(namespace, app), `${app} runs in prod exactly what it runs in staging`);
+        }
+        const deployment = await cluster.getJson(["get", "deployment", "server", "-n", prodNamespace]);
+        assert.equal(deployment.metadata.annotations["dockyard.dev/image"], refs.server);
+        assert.equal(deployment.metadata.annotations["dockyard.dev/source-commit"], stagingCommit);
+        assert.equal((await prod.outputs()).sourceCommit.value, stagingCommit);
+    });
+
+    timed("P2. a new staging server, promoted, rolls only the server in prod", async () => {
+        const helloJob = (await cluster.getJson(["get", "job", "hello", "-n", prodNamespace])).metadata.uid;
+        const serverBefore = await imageIds(prodNamespace, "server");
+        refs.server = await pushApp("server", "v4");
+        refsHistory.server.push(refs.server);
+        stagingCommit = "e2e0000000000002";
+        await configure();
+        await up();
+        await upProd();
+        const serverAfter = await waitUntil("prod's old server pods to be gone", 120_000, async () => {
+            const ids = await imageIds(prodNamespace, "server");
+            return ids.length === 1 && ids[0] !== serverBefore[0] ? ids : undefined;
+        });
+        assert.deepEqual(serverAfter, await imageIds(namespace, "server"));
+        assert.equal((await cluster.getJson(["get", "job", "hello", "-n", prodNamespace])).metadata.uid, helloJob, "hello, unchanged in staging, is not re-run in prod");
+        const live = (await serverPods(prodNamespace)).filter((p) => !p.metadata.deletionTimestamp);
+        assert.equal(live.length, 2);
+        for (const pod of live) assert.equal(pod.spec.containers[0].image, refs.server);
+    });
+
+    timed("P3. a pinned digest rolls prod back, whatever staging runs", async () => {
+        const previous = refsHistory.server.at(-2)!;
+        await prod!.setConfig("dockyard:apps", { value: JSON.stringify({ hello: { kind: "job" }, server: { replicas: 2, image: previous } }) });
+        const ops = await upProd();
+        assert.ok(ops.includes("update kubernetes:apps/v1:Deployment"), ops.join(", "));
+        const pods = await waitUntil("prod's server pods to run the pinned digest", 120_000, async () => {
+            const current = (await serverPods(prodNamespace)).filter((p) => !p.metadata.deletionTimestamp);
+            return current.length === 2 && current.every((p) => p.spec.containers[0].image === previous && p.status.containerStatuses?.[0]?.ready) ? current : undefined;
+        });
+        assert.ok(pods[0].status.containerStatuses[0].imageID.endsWith(previous.split("@")[1]));
+        assert.notDeepEqual(await imageIds(prodNamespace, "server"), await imageIds(namespace, "server"));
+    });
+
+    timed("7. destroy leaves nothing of either stack; stopping the cluster leaves the host as before", async () => {
+        if (prod) assert.equal((await prod.destroy({ color: "never" })).summary.result, "succeeded");
         const { summary } = await stack.destroy({ color: "never" });
         assert.equal(summary.result, "succeeded");
         assert.ok((summary.resourceChanges?.delete ?? 0) > 0);
-        await waitUntil(`namespace ${namespace} to be gone`, 120_000, async () => ((await cluster.kubectl(["get", "namespace", namespace])).code !== 0 ? true : undefined));
+        for (const ns of [namespace, prodNamespace]) {
+            await waitUntil(`namespace ${ns} to be gone`, 120_000, async () => ((await cluster.kubectl(["get", "namespace", ns])).code !== 0 ? true : undefined));
+        }
         const left = await cluster.kubectlOk(["get", "deployments,services,jobs,secrets,serviceaccounts,pdb", "-A", "-l", "app.kubernetes.io/part-of=dockyard", "-o", "name"]);
         assert.equal(left.trim(), "");
         if (!cluster.local) return;
