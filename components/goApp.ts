@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { DockerWorkload, type DockerWorkloadArgs, validateDockerWorkloadArgs } from "./dockerWorkload";
-import { GoAppImage, type GoAppImageArgs, validateGoAppImageArgs } from "./goAppImage";
+import { GoAppImage, type GoAppImageArgs, validateGoAppImageArgs, validateRegistry } from "./goAppImage";
 import { isDigestRef } from "./internal/imageRef";
 import { type ArgProblem, checkOneOf, known, throwIfAny, under } from "./internal/problems";
 import { KubernetesWorkload, type KubernetesWorkloadArgs, validateKubernetesWorkloadArgs } from "./kubernetesWorkload";
@@ -66,8 +66,7 @@ export function validateGoAppArgs(args: GoAppArgs): ArgProblem[] {
         for (const field of BUILD_FIELDS) {
             if (args.image?.[field] !== undefined) problems.push({ field: `image.${field}`, value: args.image[field], allowed: "unset when image.ref is given: nothing is built" });
         }
-        const registryProblems = validateGoAppImageArgs({ appDir: ".", registry: args.image?.registry }).filter((p) => p.field.startsWith("registry"));
-        problems.push(...under("image", registryProblems));
+        problems.push(...under("image", validateRegistry(args.image?.registry)));
     }
 
     const shared = { image: pendingImage, kind: args.kind, port: args.port, env: args.env, args: args.args, sourceCommit: args.sourceCommit };

@@ -77,10 +77,14 @@ export function validateGoAppImageArgs(args: GoAppImageArgs): ArgProblem[] {
             problems.push({ field: `buildArgs.${key}`, value, allowed: "a string value under a name of letters, digits and underscores" });
         }
     }
-    if (args.registry !== undefined && (typeof args.registry.server !== "string" || !/^[A-Za-z0-9.-]+(:[0-9]+)?$/.test(args.registry.server))) {
-        problems.push({ field: "registry.server", value: args.registry.server, allowed: "a registry host with optional port, e.g. ghcr.io or localhost:5000" });
-    }
+    problems.push(...validateRegistry(args.registry));
     return problems;
+}
+
+/** Problems with where images are pushed to or pulled from, by field under `registry`. @internal */
+export function validateRegistry(registry: RegistryArgs | undefined): ArgProblem[] {
+    if (registry === undefined || (typeof registry.server === "string" && /^[A-Za-z0-9.-]+(:[0-9]+)?$/.test(registry.server))) return [];
+    return [{ field: "registry.server", value: registry.server, allowed: "a registry host with optional port, e.g. ghcr.io or localhost:5000" }];
 }
 
 /** A repository's first segment is a registry host when it has a dot or a port, or is localhost. */

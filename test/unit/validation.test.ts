@@ -42,6 +42,7 @@ const goAppCases: [string, GoAppArgs, string[]][] = [
     ["a relative probe path", { ...onK8s, kubernetes: { readinessPath: "readyz" } }, ['kubernetes.readinessPath = "readyz": an absolute HTTP path']],
     ["root as the pod user", { ...onK8s, kubernetes: { runAsUser: 0 } }, ["kubernetes.runAsUser = 0: an integer from 1 to 2147483647"]],
     ["a prebuilt image by tag", { ...onK8s, image: { ref: "ghcr.io/acme/server:v1" } }, ['image.ref = "ghcr.io/acme/server:v1": an image reference by digest, repository@sha256:<64 hex digits>']],
+    ["a registry URL beside a prebuilt image", { ...onK8s, image: { ref: DIGEST_REF, registry: { server: "https://ghcr.io" } } }, ['image.registry.server = "https://ghcr.io": a registry host with optional port']],
     ["build settings beside a prebuilt image", { ...onK8s, image: { ref: DIGEST_REF, goImage: "golang:1.26" } }, ['image.goImage = "golang:1.26": unset when image.ref is given: nothing is built']],
     ["a pull secret that is not a name", { ...onK8s, kubernetes: { imagePullSecrets: ["Pull_Secret"] } }, ['kubernetes.imagePullSecrets.0 = "Pull_Secret": the name of a Secret in the namespace']],
     ["a disruption budget on a job", { ...onK8s, kind: "job", kubernetes: { podDisruptionBudget: { maxUnavailable: 1 } } }, ['kubernetes.podDisruptionBudget = {"maxUnavailable":1}: nothing: a job']],
