@@ -126,7 +126,7 @@ export function hostSnapshot(): Record<string, string> {
         sysctls: sh("sysctl -n vm.overcommit_memory kernel.panic kernel.panic_on_oops | tr '\\n' ' '"),
         netns: sh("ip netns list"),
         // By process name (the kernel keeps 15 characters of it), so a build of these binaries is no match.
-        processes: sh("pgrep -a -x 'kube-apiserver|kube-controller|kube-scheduler|kubelet|kube-proxy|etcd|containerd-shim|pause|docker-registry' || true"),
+        processes: sh("for n in kube-apiserver kube-controller kube-scheduler kubelet kube-proxy etcd containerd-shim pause docker-registry; do pgrep -a -x $n; done; true"),
         paths: sh("ls -d /var/log/containers /var/log/pods /var/lib/kubelet /var/lib/cni /run/containerd /run/netns /sys/fs/cgroup/*/dockyard-e2e 2>/dev/null || true"),
         mounts: sh("grep -c dockyard-e2e /proc/self/mountinfo || true"),
     };
