@@ -58,6 +58,23 @@ export function policyViolations(output: string): string[] {
     return found;
 }
 
+/**
+ * The digests a promoting stack would deploy: the "Promotes from <stack>" block the workflow writes above
+ * the preview, one "app: digest" line each.
+ */
+export function promotedDigests(output: string): { source: string; apps: string[] } | undefined {
+    const lines = output.split(/\r?\n/);
+    const start = lines.findIndex((l) => /^Promotes from \S+/.test(l));
+    if (start < 0) return undefined;
+    const source = /^Promotes from (\S+)/.exec(lines[start])![1];
+    const apps: string[] = [];
+    for (const line of lines.slice(start + 1)) {
+        if (!/^\s+\S+: \S+$/.test(line)) break;
+        apps.push(line.trim());
+    }
+    return { source, apps };
+}
+
 /** Keeps a fenced block fenced: a run of backticks inside would close it early. */
 function defang(text: string): string {
     return text.replace(/```/g, "`\u200b``");
@@ -67,6 +84,7 @@ export function renderPreviewComment(c: PreviewComment): string {
     const limit = c.limit ?? COMMENT_LIMIT;
     const summary = changeSummary(c.output);
     const violations = policyViolations(c.output);
+    const promoted = promotedDigests(c.output);
     const head = [
         commentMarker(c.stack),
         `### ${c.succeeded ? "✅" : "❌"} \`pulumi preview\` — stack \`${c.stack}\``,
@@ -74,6 +92,7 @@ export function renderPreviewComment(c: PreviewComment): string {
         summary.length ? summary.map((l) => `- ${l}`).join("\n") : "_No change summary: the preview stopped before the end. See the violations and output below._",
         ...(violations.length ? ["", `**Policy violations (${violations.length}):**`, ...violations.slice(0, 20).map((v) => `- ${defang(v)}`)] : []),
         ...(violations.length > 20 ? [`- … and ${violations.length - 20} more`] : []),
+        ...(promoted ? ["", `**Promotes from \`${promoted.source}\`** (pinned apps excepted):`, ...promoted.apps.map((a) => `- \`${defang(a)}\``)] : []),
         "",
     ].join("\n");
     const open = "\n<details><summary>Full preview output</summary>\n\n```\n";

@@ -340,6 +340,24 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         for (const pod of await serverPods()) assert.equal(pod.spec.containers[0].image, refs.server);
     });
 
+    timed("6d. a crash-looping server fails `up` within the bounded time, naming the crash; the old pods keep serving", async () => {
+        const crashing = JSON.stringify({ hello: { kind: "job", image: refs.hello }, server: { replicas: 2, image: refs.server, args: ["-no-such-flag"] } });
+        await stack.setConfig("dockyard:apps", { value: crashing });
+        const started = Date.now();
+        await assert.rejects(up(), (e: Error) => {
+            assert.match(e.message, /CrashLoopBackOff|Error|exit/);
+            assert.match(e.message, /timed out waiting to be Ready|failed to fully initialize/);
+            return true;
+        });
+        const seconds = (Date.now() - started) / 1000;
+        assert.ok(seconds < 60 + 90, `up gave up after ${seconds} s; readyTimeoutSeconds is 60`);
+        const answer = await probe.requests(await serviceUrl(), 1);
+        assert.equal(answer.failures, 0, JSON.stringify(answer));
+
+        await configure();
+        assert.equal((await up()).result.summary.result, "succeeded");
+    });
+
     timed("6c. a namespace that already exists is refused before anything is created, and left alone", async () => {
         const taken = `${namespace}-taken`;
         await cluster.kubectlOk(["create", "namespace", taken]);

@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { COMMENT_LIMIT, changeSummary, commentMarker, policyViolations, renderPreviewComment } from "../../scripts/previewComment";
+import { COMMENT_LIMIT, changeSummary, commentMarker, policyViolations, promotedDigests, renderPreviewComment } from "../../scripts/previewComment";
 
 const preview = (resources: number) => `Previewing update (staging):
      Type                              Name                        Plan
@@ -51,6 +51,16 @@ describe("preview comment", () => {
     it("keeps the code fence closed when the output has backticks", () => {
         const body = renderPreviewComment({ stack: "dev", output: "before\n```\nafter", runUrl: "u", succeeded: true });
         assert.equal(body.match(/```/g)?.length, 2);
+    });
+
+    it("lists the digests a promoting stack would deploy, from the workflow's preamble", () => {
+        const digest = `registry.example.com/server@sha256:${"a".repeat(64)}`;
+        const output = `Promotes from staging (pinned apps excepted):\n  hello: registry.example.com/hello@sha256:${"b".repeat(64)}\n  server: ${digest}\n\n${preview(1)}`;
+        assert.deepEqual(promotedDigests(output), { source: "staging", apps: [`hello: registry.example.com/hello@sha256:${"b".repeat(64)}`, `server: ${digest}`] });
+        const comment = renderPreviewComment({ stack: "prod", output, runUrl: "https://example.com/run", succeeded: true });
+        const head = comment.slice(0, comment.indexOf("<details>"));
+        assert.match(head, /\*\*Promotes from `staging`\*\* \(pinned apps excepted\):\n- `hello: registry\.example\.com\/hello@sha256:b{64}`\n- `server: registry\.example\.com\/server@sha256:a{64}`/);
+        assert.equal(promotedDigests(preview(1)), undefined);
     });
 
     it("says when there is no summary because the preview failed early", () => {
