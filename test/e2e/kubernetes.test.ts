@@ -324,7 +324,10 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         });
         const started = Date.now();
         await assert.rejects(up(), (e: Error) => {
-            assert.match(e.message, /401 Unauthorized|ErrImagePull|ImagePullBackOff/);
+            // The kubelet's own words, as the registry refused it.
+            assert.match(e.message, /\[Pod [^\]]*\/server-[^\]]*\]: containers with unready status: \[server\]\[(ErrImagePull|ImagePullBackOff)\]/);
+            const host = server.replace(/[.]/g, "\\.");
+            assert.match(e.message, new RegExp(`pulling from host ${host} failed with status code \\[manifests sha256:[0-9a-f]{64}\\]: 401 Unauthorized`));
             return true;
         });
         const seconds = (Date.now() - started) / 1000;
@@ -345,7 +348,8 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         await stack.setConfig("dockyard:apps", { value: crashing });
         const started = Date.now();
         await assert.rejects(up(), (e: Error) => {
-            assert.match(e.message, /CrashLoopBackOff|Error|exit/);
+            assert.match(e.message, /\[CrashLoopBackOff\] back-off \S+ restarting failed container=server/);
+            assert.match(e.message, /Container "server" terminated at \S+ \(Error: exit code 1\)/);
             assert.match(e.message, /timed out waiting to be Ready|failed to fully initialize/);
             return true;
         });
