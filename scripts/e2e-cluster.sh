@@ -295,8 +295,13 @@ EOF
     log "up: API https://127.0.0.1:$API_PORT, registry 127.0.0.1:$REGISTRY_PORT, namespace $NETNS"
 }
 
+# Every PID `down` signals: it returns only once they are gone from /proc, since a killed process
+# lingers as a zombie until its parent (here often init) reaps it.
+KILLED=()
+
 kill_pid_file() { # <pid file> — TERM, a grace period, then KILL
     local pid; pid=$(cat "$1" 2>/dev/null) || return 0
+    KILLED+=("$pid")
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || return 0
     for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
@@ -308,7 +313,11 @@ kill_cgroup_procs() {
     local h
     for h in /sys/fs/cgroup/*/"$CGROUP_ROOT"; do
         [[ -d $h ]] || continue
-        find "$h" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
+        local pids
+        mapfile -t pids < <(find "$h" -name cgroup.procs -exec cat {} + 2>/dev/null)
+        ((${#pids[@]})) || continue
+        KILLED+=("${pids[@]}")
+        kill -KILL "${pids[@]}" 2>/dev/null || true
     done
 }
 
@@ -321,24 +330,35 @@ remove_cgroups() {
 
 down() {
     [[ -d $S ]] || return 0
+    # It removes the state dir at the end: never anything but one of ours.
+    [[ ${S##*/} == dockyard-e2e-* ]] || { log "refusing to treat $S as a cluster state dir"; return 1; }
     set +e
     # Node first, so nothing restarts what is being stopped; then what runs the pods.
     for name in kubelet kube-proxy; do kill_pid_file "$S/pids/$name"; done
     kill_cgroup_procs
-    pkill -KILL -f "containerd-shim-runc-v2 .*-address $S/containerd/containerd.sock" 2>/dev/null
+    local shims
+    mapfile -t shims < <(pgrep -f "containerd-shim-runc-v2 .*-address $S/containerd/containerd.sock")
+    if ((${#shims[@]})); then KILLED+=("${shims[@]}"); kill -KILL "${shims[@]}" 2>/dev/null; fi
     for f in "$S"/pids/*; do [[ -e $f ]] && kill_pid_file "$f"; done
     kill_cgroup_procs
 
     # Mounts under the state dir (pod volumes, rootfs, shm) and the sandboxes' network namespaces.
-    local netns_new=()
+    local netns_new=() ns
     if [[ -f $S/netns-before ]]; then
-        mapfile -t netns_new < <(ls /run/netns 2>/dev/null | grep -vxF -f "$S/netns-before")
+        for ns in /run/netns/*; do
+            [[ -e $ns ]] && ! grep -qxF "${ns##*/}" "$S/netns-before" && netns_new+=("${ns##*/}")
+        done
     fi
     awk -v s="$S" '$5 == s || index($5, s "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r |
         while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
     for ns in "${netns_new[@]}"; do ip netns delete "$ns" 2>/dev/null || { umount "/run/netns/$ns"; rm -f "/run/netns/$ns"; }; done
     [[ -f $S/netns ]] && ip netns delete "$(cat "$S/netns")" 2>/dev/null
 
+    local pid
+    for pid in "${KILLED[@]}"; do
+        for _ in $(seq 100); do [[ -e /proc/$pid ]] || break; sleep 0.1; done
+        [[ -e /proc/$pid ]] && log "process $pid ($(cat "/proc/$pid/comm" 2>/dev/null)) is still there after 10 s"
+    done
     remove_cgroups
     if [[ -f $S/sysctls ]]; then
         while IFS='=' read -r key value; do sysctl -qw "$key=$value"; done < "$S/sysctls"

@@ -37,3 +37,7 @@ if (cd "$control" && "$GOBIN/actionlint" >/dev/null 2>&1); then
   exit 1
 fi
 echo "actionlint: broken control workflow rejected, as it should be"
+
+# The shell scripts CI and the suites run, held to the same standard as the workflows' run: blocks.
+shellcheck -S warning -x .ci/run scripts/*.sh scripts/engines/*.sh bench/run.sh
+echo "shellcheck: scripts clean"

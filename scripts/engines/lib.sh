@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the engine builds: where built binaries are cached (outside the clone, keyed by
 # version, so a fresh clone on a warm machine rebuilds nothing) and how a wrapper module is made.
 set -euo pipefail
@@ -15,5 +16,5 @@ build_into() {
     trap 'rm -rf "$work"' RETURN
     mkdir -p "$work/bin" "$dir"
     ( cd "$work" && "$@" )
-    rm -rf "$dir/bin" && mv "$work/bin" "$dir/bin"
+    rm -rf "${dir:?}/bin" && mv "$work/bin" "$dir/bin"
 }
