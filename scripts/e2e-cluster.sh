@@ -295,9 +295,11 @@ EOF
     log "up: API https://127.0.0.1:$API_PORT, registry 127.0.0.1:$REGISTRY_PORT, namespace $NETNS"
 }
 
-# Every PID `down` signals: it returns only once they are gone from /proc, since a killed process
-# lingers as a zombie until its parent (here often init) reaps it.
+# Every PID `down` signals: it returns only once each has exited. (An exited process may linger as a
+# zombie until its parent, often init, collects it; that holds nothing and is init's to reap.)
 KILLED=()
+
+running() { [[ -e /proc/$1 ]] && [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) != Z ]]; }
 
 kill_pid_file() { # <pid file> — TERM, a grace period, then KILL
     local pid; pid=$(cat "$1" 2>/dev/null) || return 0
@@ -356,8 +358,8 @@ down() {
 
     local pid
     for pid in "${KILLED[@]}"; do
-        for _ in $(seq 100); do [[ -e /proc/$pid ]] || break; sleep 0.1; done
-        [[ -e /proc/$pid ]] && log "process $pid ($(cat "/proc/$pid/comm" 2>/dev/null)) is still there after 10 s"
+        for _ in $(seq 100); do running "$pid" || break; sleep 0.1; done
+        running "$pid" && log "process $pid ($(cat "/proc/$pid/comm" 2>/dev/null)) still runs after 10 s"
     done
     remove_cgroups
     if [[ -f $S/sysctls ]]; then

@@ -125,8 +125,12 @@ export function hostSnapshot(): Record<string, string> {
     return {
         sysctls: sh("sysctl -n vm.overcommit_memory kernel.panic kernel.panic_on_oops | tr '\\n' ' '"),
         netns: sh("ip netns list"),
-        // By process name (the kernel keeps 15 characters of it), so a build of these binaries is no match.
-        processes: sh("for n in kube-apiserver kube-controller kube-scheduler kubelet kube-proxy etcd containerd-shim pause docker-registry; do pgrep -a -x $n; done; true"),
+        // Running processes by name (the kernel keeps 15 characters of it), so a build of these binaries is
+        // no match. Exited ones waiting for init to collect them (zombies) hold nothing and are left out.
+        processes: sh(
+            "for n in kube-apiserver kube-controller kube-scheduler kubelet kube-proxy etcd containerd-shim pause docker-registry; do " +
+                "for p in $(pgrep -x $n); do [ \"$(awk '{print $3}' /proc/$p/stat 2>/dev/null)\" = Z ] || ps -o pid=,args= -p $p; done; done; true",
+        ),
         paths: sh("ls -d /var/log/containers /var/log/pods /var/lib/kubelet /var/lib/cni /run/containerd /run/netns /sys/fs/cgroup/*/dockyard-e2e 2>/dev/null || true"),
         mounts: sh("grep -c dockyard-e2e /proc/self/mountinfo || true"),
     };
