@@ -30,7 +30,7 @@ function podSecurityLabels(version: string): Record<string, string> {
  * in it; a plain create fails with AlreadyExists instead, in a preview's dry run too. Only this object
  * goes through that provider; it reads the same cluster settings as the default one.
  */
-function createNamespace(plan: StackPlan & { namespace: string }): k8s.core.v1.Namespace {
+function createNamespace(name: string, podSecurityVersion: string): k8s.core.v1.Namespace {
     const cluster = new pulumi.Config("kubernetes");
     const provider = new k8s.Provider("namespace-provider", {
         enableServerSideApply: false,
@@ -38,13 +38,13 @@ function createNamespace(plan: StackPlan & { namespace: string }): k8s.core.v1.N
         context: cluster.get("context"),
         cluster: cluster.get("cluster"),
     });
-    return new k8s.core.v1.Namespace("namespace", { metadata: { name: plan.namespace, labels: podSecurityLabels(plan.podSecurityVersion) } }, { provider });
+    return new k8s.core.v1.Namespace("namespace", { metadata: { name, labels: podSecurityLabels(podSecurityVersion) } }, { provider });
 }
 
 export function compose(plan: StackPlan, sourceCommit?: string): Record<string, AppOutputs> {
     const unresolved = plan.apps.filter((a) => a.args.image?.ref === PROMOTED).map((a) => a.name);
     if (unresolved.length > 0) throw new Error(`compose: apps ${unresolved.join(", ")} still wait for their promoted digests (see withPromotedImages)`);
-    const namespace = plan.target === "kubernetes" && plan.createNamespace && plan.namespace ? createNamespace({ ...plan, namespace: plan.namespace }) : undefined;
+    const namespace = plan.target === "kubernetes" && plan.createNamespace && plan.namespace ? createNamespace(plan.namespace, plan.podSecurityVersion) : undefined;
 
     const outputs: Record<string, AppOutputs> = {};
     for (const { name, args } of plan.apps) {

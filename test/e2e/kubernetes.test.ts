@@ -107,9 +107,10 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
             .sort();
     }
 
-    async function up(): Promise<{ result: automation.UpResult; ops: string[] }> {
+    /** `up` on a stack; a failed update rejects. */
+    async function up(on: automation.Stack): Promise<{ result: automation.UpResult; ops: string[] }> {
         const events: automation.EngineEvent[] = [];
-        const result = await stack.up({ onEvent: (e) => events.push(e), color: "never" });
+        const result = await on.up({ onEvent: (e) => events.push(e), color: "never" });
         return { result, ops: changes(events) };
     }
 
@@ -132,13 +133,6 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         const { repositories } = await get<{ repositories: string[] }>(`${base}/v2/_catalog`);
         const tags = await Promise.all(repositories.map(async (repo) => ((await get<{ tags: string[] | null }>(`${base}/v2/${repo}/tags/list`)).tags ?? []).map((t) => `${repo}:${t}`)));
         return tags.flat().sort();
-    }
-
-    async function upProd(): Promise<string[]> {
-        const events: automation.EngineEvent[] = [];
-        const result = await prod!.up({ onEvent: (e) => events.push(e), color: "never" });
-        assert.equal(result.summary.result, "succeeded");
-        return changes(events);
     }
 
     async function serviceUrl(): Promise<string> {
@@ -190,7 +184,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
     });
 
     timed("1. up: restricted namespace, pulls with the generated secret, Ready pods, Service answers, Job logs, PDB", async () => {
-        const { result, ops } = await up();
+        const { result, ops } = await up(stack);
         assert.equal(result.summary.result, "succeeded");
         assert.ok(ops.every((op) => op.startsWith("create ")), `only creates on the first up: ${ops.join(", ")}`);
 
@@ -256,7 +250,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         await configure();
         // Traffic flows from inside the cluster before the rollout starts.
         const loop = await probe.loop(await serviceUrl());
-        const { ops } = await up();
+        const { ops } = await up(stack);
         // `up` returns once the new pods are ready; the old ones are still draining. Keep the traffic
         // on until they are gone, so their shutdown is measured too.
         const pods = await waitUntil("the old server pods to be gone", 120_000, async () => {
@@ -274,7 +268,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         const before = await cluster.getJson(["get", "job", "hello", "-n", namespace]);
         refs.hello = await pushApp("hello", "v2");
         await configure();
-        const { ops } = await up();
+        const { ops } = await up(stack);
         // Delete-before-replace, as the engine reports it: the old Job goes, then the new one is made.
         assert.deepEqual(ops, ["create-replacement kubernetes:batch/v1:Job", "delete-replaced kubernetes:batch/v1:Job", "replace kubernetes:batch/v1:Job"]);
         const job = await cluster.getJson(["get", "job", "hello", "-n", namespace]);
@@ -323,7 +317,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
             "dockyard:apps": { value: appsConfig(unpulled, refs.hello) },
         });
         const started = Date.now();
-        await assert.rejects(up(), (e: Error) => {
+        await assert.rejects(up(stack), (e: Error) => {
             // The kubelet's own words, as the registry refused it.
             assert.match(e.message, /\[Pod [^\]]*\/server-[^\]]*\]: containers with unready status: \[server\]\[(ErrImagePull|ImagePullBackOff)\]/);
             const host = server.replace(/[.]/g, "\\.");
@@ -338,7 +332,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
 
         await stack.removeConfig("dockyard:imagePullSecrets");
         await configure();
-        const { result } = await up();
+        const { result } = await up(stack);
         assert.equal(result.summary.result, "succeeded");
         for (const pod of await serverPods()) assert.equal(pod.spec.containers[0].image, refs.server);
     });
@@ -347,7 +341,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         const crashing = JSON.stringify({ hello: { kind: "job", image: refs.hello }, server: { replicas: 2, image: refs.server, args: ["-no-such-flag"] } });
         await stack.setConfig("dockyard:apps", { value: crashing });
         const started = Date.now();
-        await assert.rejects(up(), (e: Error) => {
+        await assert.rejects(up(stack), (e: Error) => {
             assert.match(e.message, /\[CrashLoopBackOff\] back-off \S+ restarting failed container=server/);
             assert.match(e.message, /Container "server" terminated at \S+ \(Error: exit code 1\)/);
             assert.match(e.message, /timed out waiting to be Ready|failed to fully initialize/);
@@ -359,7 +353,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         assert.equal(answer.failures, 0, JSON.stringify(answer));
 
         await configure();
-        assert.equal((await up()).result.summary.result, "succeeded");
+        assert.equal((await up(stack)).result.summary.result, "succeeded");
     });
 
     timed("6c. a namespace that already exists is refused before anything is created, and left alone", async () => {
@@ -399,7 +393,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
             "dockyard:apps": { value: JSON.stringify({ hello: { kind: "job" }, server: { replicas: 2 } }) },
         });
         const pushedBefore = await registryContents();
-        await upProd();
+        await up(prod!);
         assert.deepEqual(await registryContents(), pushedBefore, "a promotion pushes nothing");
         const state = await prod.exportStack();
         assert.deepEqual((state.deployment.resources ?? []).filter((r: any) => r.type.startsWith("docker:")), [], "a promotion builds nothing");
@@ -421,8 +415,8 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         refsHistory.server.push(refs.server);
         stagingCommit = "e2e0000000000002";
         await configure();
-        await up();
-        await upProd();
+        await up(stack);
+        await up(prod!);
         const serverAfter = await waitUntil("prod's old server pods to be gone", 120_000, async () => {
             const ids = await imageIds(prodNamespace, "server");
             return ids.length === 1 && ids[0] !== serverBefore[0] ? ids : undefined;
@@ -437,7 +431,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
     timed("P3. a pinned digest rolls prod back, whatever staging runs", async () => {
         const previous = refsHistory.server.at(-2)!;
         await prod!.setConfig("dockyard:apps", { value: JSON.stringify({ hello: { kind: "job" }, server: { replicas: 2, image: previous } }) });
-        const ops = await upProd();
+        const { ops } = await up(prod!);
         assert.ok(ops.includes("update kubernetes:apps/v1:Deployment"), ops.join(", "));
         const pods = await waitUntil("prod's server pods to run the pinned digest", 120_000, async () => {
             const current = (await serverPods(prodNamespace)).filter((p) => !p.metadata.deletionTimestamp);
