@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -102,11 +103,18 @@ func probe(ctx context.Context, port int) error {
 }
 
 // serve runs h until ctx ends, then drains: state reports not-ready for
-// cfg.ShutdownDelay before the listener closes and in-flight requests finish.
+// cfg.ShutdownDelay, the listener closes, and every request already begun is
+// answered (with Connection: close) before the connections close.
 func serve(ctx context.Context, cfg Config, log *slog.Logger, state *Server, h http.Handler) error {
+	var draining atomic.Bool
 	srv := &http.Server{
-		Addr:              net.JoinHostPort("", strconv.Itoa(cfg.Port)),
-		Handler:           h,
+		Addr: net.JoinHostPort("", strconv.Itoa(cfg.Port)),
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if draining.Load() {
+				w.Header()["Connection"] = connectionClose
+			}
+			h.ServeHTTP(w, r)
+		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      10 * time.Second,
@@ -117,10 +125,12 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, state *Server, h h
 	if err != nil {
 		return err
 	}
+	conns := trackConns(ln)
+	srv.ConnState = conns.connState
 	log.Info("listening", "addr", ln.Addr().String())
 
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- srv.Serve(conns) }()
 
 	select {
 	case err := <-served:
@@ -132,14 +142,26 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, state *Server, h h
 	log.Info("draining", "delay", cfg.ShutdownDelay.String())
 	time.Sleep(cfg.ShutdownDelay)
 
+	// Not srv.Shutdown yet: it would close connections whose next request is
+	// half-read and drop it. Stop accepting, then let conns close each
+	// connection once it holds no request.
+	draining.Store(true)
+	if err := ln.Close(); err != nil {
+		return err
+	}
+	if err := <-served; !errors.Is(err, net.ErrClosed) {
+		return err
+	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
+	if err := conns.drain(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return err
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Info("stopped")
 	return nil
 }
+
+var connectionClose = []string{"close"}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -262,5 +264,133 @@ func TestSIGTERMDrainsThenExitsZero(t *testing.T) {
 	}
 	if got, want := strings.Join(events, ","), "listening,draining,stopped"; got != want {
 		t.Fatalf("lifecycle log %q, want %q", got, want)
+	}
+}
+
+// lockedBuffer lets the test read a child's output while exec still writes it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// A request is dropped if shutdown closes its connection between its first
+// bytes and the end of its headers: `docker stop` and every replacement
+// would then cost the clients caught in that window an error. The client here
+// is a raw socket, so the test decides exactly which bytes arrive before
+// SIGTERM and which after.
+func TestSIGTERMAnswersRequestsWhoseHeadersCompleteAfterIt(t *testing.T) {
+	const head, tail = "GET / HTTP/1.1\r\nHost: dockyard\r\n", "User-Agent: raw\r\n\r\n"
+	tests := []struct {
+		name      string
+		keepAlive bool // one full request first, so the partial one arrives on an idle keep-alive connection
+		wantBody  string
+	}{
+		{name: "on a new connection", wantBody: "Hello, World! Counter: 1\n"},
+		{name: "on an idle keep-alive connection", keepAlive: true, wantBody: "Hello, World! Counter: 2\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			port := freePort(t)
+			var stdout lockedBuffer
+			cmd := exec.Command(os.Args[0])
+			cmd.Env = append(os.Environ(), "SERVER_TEST_RUN_MAIN=1", "PORT="+strconv.Itoa(port))
+			cmd.Stdout = &stdout
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = cmd.Process.Kill() })
+			waitFor(t, "readiness", func() bool { return status(fmt.Sprintf("http://127.0.0.1:%d/readyz", port)) == 200 })
+
+			conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+			replies := bufio.NewReader(conn)
+			if tt.keepAlive {
+				if _, err := io.WriteString(conn, head+tail); err != nil {
+					t.Fatal(err)
+				}
+				first, err := http.ReadResponse(replies, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, first.Body)
+				first.Body.Close()
+			}
+
+			if _, err := io.WriteString(conn, head); err != nil {
+				t.Fatal(err)
+			}
+			// Let the server read the first bytes before the signal lands.
+			time.Sleep(100 * time.Millisecond)
+			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the drain to start", func() bool { return strings.Contains(stdout.String(), `"msg":"draining"`) })
+			// Long enough for shutdown to have closed every connection it considers idle.
+			time.Sleep(300 * time.Millisecond)
+			if _, err := io.WriteString(conn, tail); err != nil {
+				t.Fatalf("finishing the headers after SIGTERM: %v", err)
+			}
+
+			resp, err := http.ReadResponse(replies, nil)
+			if err != nil {
+				t.Fatalf("request begun before SIGTERM got no answer: %v", err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || string(body) != tt.wantBody {
+				t.Fatalf("got %d %q, want 200 %q", resp.StatusCode, body, tt.wantBody)
+			}
+			if !resp.Close {
+				t.Fatalf("answer during shutdown kept the connection open (headers %v)", resp.Header)
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("exit: %v", err)
+			}
+		})
+	}
+}
+
+// Idle keep-alive connections must not hold the exit until SHUTDOWN_TIMEOUT.
+func TestSIGTERMClosesIdleKeepAliveConnectionsAtOnce(t *testing.T) {
+	port := freePort(t)
+	cmd, _, _ := startServerProcess(t, "PORT="+strconv.Itoa(port), "SHUTDOWN_TIMEOUT=1m")
+	base := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	waitFor(t, "readiness", func() bool { return status(base+"readyz") == 200 })
+	client := &http.Client{Timeout: 2 * time.Second}
+	resp, err := client.Get(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("an idle keep-alive connection held the exit (SHUTDOWN_TIMEOUT is 1m)")
 	}
 }
