@@ -2,7 +2,7 @@
 import { GoApp, RegistryLoginError, checkRegistryLogin } from "@dockyard/components";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { PROMOTED, type StackPlan, parseStackConfig, readRawConfig, withPromotedImages } from "./config";
+import { PROMOTED, type StackPlan, parseStackConfig, readRawConfig, withEnvironmentDefaults, withPromotedImages } from "./config";
 
 /** What each app exports. */
 export interface AppOutputs {
@@ -49,7 +49,11 @@ export function compose(plan: StackPlan, sourceCommit?: string): Record<string, 
     const outputs: Record<string, AppOutputs> = {};
     for (const { name, args } of plan.apps) {
         // Taking the name from the Namespace resource orders every app after it.
-        const placed = namespace ? { ...args, kubernetes: { ...args.kubernetes, namespace: namespace.metadata.name } } : args;
+        const placed = namespace
+            ? { ...args, kubernetes: { ...args.kubernetes, namespace: namespace.metadata.name } }
+            : args.target === "docker"
+              ? { ...args, docker: { ...args.docker, labels: { ...args.docker?.labels, ...dockerStackLabels(name) } } }
+              : args;
         const app = new GoApp(name, { ...placed, sourceCommit });
         outputs[name] = {
             imageRef: app.imageRef,
@@ -59,6 +63,16 @@ export function compose(plan: StackPlan, sourceCommit?: string): Record<string, 
     }
     return outputs;
 }
+
+/**
+ * Which stack and app a Docker container belongs to: `npm run recover:dev` finds containers an
+ * interrupted update left behind by these, and nothing else on the engine is touched.
+ */
+export function dockerStackLabels(app: string): Record<string, string> {
+    return { [STACK_LABEL]: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`, [APP_LABEL]: app };
+}
+export const STACK_LABEL = "dockyard.dev/stack";
+export const APP_LABEL = "dockyard.dev/app";
 
 /** An Input's value, for checks that must finish before any resource is registered. */
 function resolved<T>(input: pulumi.Input<T>): Promise<T> {
@@ -84,7 +98,7 @@ export interface ProgramOutputs {
  * stack, then composed. `index.ts` and the Automation API's inline programs run it.
  */
 export async function program(env: NodeJS.ProcessEnv = process.env): Promise<ProgramOutputs> {
-    let plan = parseStackConfig(readRawConfig(), new pulumi.Config("dockyard").getSecret("registryPassword"));
+    let plan = parseStackConfig(withEnvironmentDefaults(readRawConfig(), env), new pulumi.Config("dockyard").getSecret("registryPassword"));
     if (plan.registryLogin) {
         const { server, username, password } = plan.registryLogin;
         try {

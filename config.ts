@@ -102,6 +102,16 @@ export function readRawConfig(all: Record<string, string> = pulumi.runtime.allCo
     return raw;
 }
 
+/**
+ * Settings a machine rather than a stack decides, taken from the environment when the stack leaves
+ * them unset: `DOCKYARD_GO_IMAGE` names the build stage's Go image (offline, or behind a mirror)
+ * without editing the tracked stack file. A value in the stack config wins.
+ */
+export function withEnvironmentDefaults(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+    const goImage = env.DOCKYARD_GO_IMAGE;
+    return raw.goImage === undefined && goImage !== undefined && goImage !== "" ? { ...raw, goImage } : raw;
+}
+
 /** True when a key was given as a secret. Relies on the SDK's runtime helper; absent, nothing is refused. */
 function isSecretKey(key: string): boolean {
     const runtime = pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean };

@@ -38,7 +38,10 @@ export interface GoAppImageArgs {
      * known at preview. `goImage` and `runtimeImage` win over `GO_IMAGE`/`RUNTIME_IMAGE` here. Default: `{}`.
      */
     buildArgs?: Record<string, string>;
-    /** Target platform, e.g. `linux/arm64`. Default: the engine's own. */
+    /**
+     * Target platform, e.g. `linux/arm64`. Default: `linux/` and this machine's architecture, which is
+     * the local engine's; set it when the engine is remote or another architecture.
+     */
     platform?: string;
     /** Dockerfile stage to build. Default: the last. */
     target?: string;
@@ -85,6 +88,12 @@ export function validateGoAppImageArgs(args: GoAppImageArgs): ArgProblem[] {
 export function validateRegistry(registry: RegistryArgs | undefined): ArgProblem[] {
     if (registry === undefined || (typeof registry.server === "string" && /^[A-Za-z0-9.-]+(:[0-9]+)?$/.test(registry.server))) return [];
     return [{ field: "registry.server", value: registry.server, allowed: "a registry host with optional port, e.g. ghcr.io or localhost:5000" }];
+}
+
+/** Node's name for this machine's CPU → Go's (and so Docker's). @internal */
+export function hostPlatform(arch: string = process.arch): string {
+    const goArch: Record<string, string> = { x64: "amd64", ia32: "386", arm64: "arm64", arm: "arm", ppc64: "ppc64le", s390x: "s390x", riscv64: "riscv64", loong64: "loong64" };
+    return `linux/${goArch[arch] ?? arch}`;
 }
 
 /** A repository's first segment is a registry host when it has a dot or a port, or is localhost. */
@@ -135,7 +144,8 @@ export class GoAppImage extends pulumi.ComponentResource {
                     context: args.appDir,
                     dockerfile,
                     args: buildArgs,
-                    platform: args.platform,
+                    // Always explicit: left unset, the provider prints a paragraph about it on every run.
+                    platform: args.platform ?? hostPlatform(),
                     target: args.target,
                     builderVersion: "BuilderBuildKit",
                 },

@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import * as path from "path";
-import { GoAppImage } from "../../components/goAppImage";
+import { GoAppImage, hostPlatform } from "../../components/goAppImage";
 import { contentTag } from "../../components/internal/contentTag";
 import { isSecretInput, known, registered, resetRegistrations, typeChain, unwrap, useMocks } from "../support/mocks";
 
@@ -19,7 +19,14 @@ describe("GoAppImage", () => {
 
         const build = registered(IMAGE, "srv-build").inputs;
         assert.equal(build.imageName, `dockyard/server:${tag}`);
-        assert.deepEqual(build.build, { context: "apps/server", dockerfile: "apps/server/Dockerfile", args: {}, builderVersion: "BuilderBuildKit" });
+        // The platform is always explicit (the engine's own by default), or the provider prints a paragraph on every run.
+        assert.deepEqual(build.build, {
+            context: "apps/server",
+            dockerfile: "apps/server/Dockerfile",
+            args: {},
+            platform: hostPlatform(),
+            builderVersion: "BuilderBuildKit",
+        });
         assert.equal(build.skipPush, true);
         assert.equal(build.buildOnPreview, true);
         assert.equal(build.registry, undefined);
@@ -71,5 +78,13 @@ describe("GoAppImage", () => {
         const image = new GoAppImage("nopreview", { appDir: "apps/hello", buildOnPreview: false });
         await known(image.image.urn);
         assert.equal(registered(IMAGE, "nopreview-build").inputs.buildOnPreview, false);
+    });
+
+    it("names the default platform after this machine's CPU as Go and Docker spell it", () => {
+        assert.equal(hostPlatform("x64"), "linux/amd64");
+        assert.equal(hostPlatform("arm64"), "linux/arm64");
+        assert.equal(hostPlatform("ia32"), "linux/386");
+        assert.equal(hostPlatform("ppc64"), "linux/ppc64le");
+        assert.equal(hostPlatform("mips"), "linux/mips");
     });
 });

@@ -49,7 +49,41 @@ describe("stacks", function () {
                 assert.equal(build.buildOnPreview, true);
             }
             assert.deepEqual(ofType("dockyard:index:GoApp").map((r) => r.name).sort(), ["hello", "server"]);
+            // How recover:dev tells this stack's containers from anything else on the engine.
+            for (const app of ["server", "hello"]) {
+                const labels = registered("docker:index/container:Container", `${app}-workload-container`).inputs.labels;
+                assert.deepEqual(
+                    labels.filter((l: { label: string }) => !l.label.startsWith("dockyard.dev/image")),
+                    [
+                        { label: "dockyard.dev/stack", value: "organization/dockyard/dev" },
+                        { label: "dockyard.dev/app", value: app },
+                    ],
+                );
+            }
             assert.equal(ofType("kubernetes:apps/v1:Deployment").length + ofType("kubernetes:core/v1:Namespace").length, 0);
+        });
+    });
+
+    describe("dev: the Go image from the environment", () => {
+        afterEach(() => delete process.env.DOCKYARD_GO_IMAGE);
+
+        it("builds with DOCKYARD_GO_IMAGE when the stack names no goImage, without touching the stack file", async () => {
+            process.env.DOCKYARD_GO_IMAGE = "local/go:offline";
+            await runProgram("dev", stackConfig("dev"));
+            for (const app of ["server", "hello"]) {
+                assert.equal(registered("docker:index/image:Image", `${app}-image-build`).inputs.build.args.GO_IMAGE, "local/go:offline");
+            }
+        });
+
+        it("lets the stack's own dockyard:goImage win over the environment", async () => {
+            process.env.DOCKYARD_GO_IMAGE = "local/go:offline";
+            await runProgram("dev", { ...stackConfig("dev"), "dockyard:goImage": "mirror.example/golang:1.26" });
+            assert.equal(registered("docker:index/image:Image", "server-image-build").inputs.build.args.GO_IMAGE, "mirror.example/golang:1.26");
+        });
+
+        it("leaves the Dockerfile's default when neither is set", async () => {
+            await runProgram("dev", stackConfig("dev"));
+            assert.deepEqual(registered("docker:index/image:Image", "server-image-build").inputs.build.args, {});
         });
     });
 

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The dev stack: the local Docker engine, state in ./.pulumi-state (Pulumi.yaml's backend), no account.
+#   scripts/dev.sh up|preview|destroy [pulumi flags...]   what `pulumi <verb> --stack dev` does, made safe to run first
+#   scripts/dev.sh recover                                clean up after an interrupted up (up does it by itself)
+#   scripts/dev.sh prune [--keep N]                       remove image tags the stack no longer uses
+set -euo pipefail
+cd "$(dirname "$0")/.."
+verb=${1:-}
+shift || true
+case $verb in up | preview | destroy | recover | prune) ;; *)
+  echo "usage: scripts/dev.sh up|preview|destroy|recover|prune [args]" >&2
+  exit 2
+  ;;
+esac
+
+for tool in pulumi node; do
+  command -v "$tool" >/dev/null || { echo "dev.sh needs '$tool' on PATH; see the README's quick start" >&2; exit 1; }
+done
+if command -v docker >/dev/null && ! docker version >/dev/null 2>&1; then
+  echo "the dev stack needs a running Docker engine: 'docker version' cannot reach one" >&2
+  exit 1
+fi
+
+# dev holds no secrets: its passphrase is empty, and Pulumi.dev.yaml carries the matching salt, so
+# nothing prompts and creating the stack leaves the tracked file as checked in.
+export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-}"
+# First, before anything else can fail: from here on `pulumi config set ... --stack dev` works too.
+pulumi stack select dev --create --non-interactive >/dev/null
+
+if [[ ! -d node_modules ]]; then npm ci; fi
+devstack() { node -r ts-node/register/transpile-only scripts/devStack.ts "$@"; }
+
+case $verb in
+  recover) devstack recover dev ;;
+  prune) devstack prune dev "$@" ;;
+  destroy) pulumi destroy --stack dev --yes "$@" ;;
+  preview | up)
+    # The program consumes the component package as published: build it when its sources changed.
+    if [[ ! -f components/bin/index.js ]] || [[ -n $(find components -path components/node_modules -prune -o -path components/bin -prune -o -name '*.ts' -newer components/bin/index.js -print -quit) ]]; then
+      npx tsc -b components
+    fi
+    if [[ $verb == preview ]]; then
+      exec pulumi preview --stack dev "$@"
+    fi
+    if ! pulumi up --stack dev --yes "$@"; then
+      # An interrupted up leaves a container holding the port and a pending create; a failed one
+      # may have left them too. Clean up what is provably ours and try once more.
+      recovered=$(devstack recover dev)
+      echo "$recovered"
+      [[ $recovered != "nothing to recover"* ]] || exit 1
+      pulumi up --stack dev --yes "$@"
+    fi
+    pulumi stack output apps --stack dev --json
+    echo "server: curl http://127.0.0.1:8080/"
+    ;;
+esac
