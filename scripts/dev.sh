@@ -29,6 +29,18 @@ pulumi stack select dev --create --non-interactive >/dev/null
 
 if [[ ! -d node_modules ]]; then npm ci; fi
 devstack() { node -r ts-node/register/transpile-only scripts/devStack.ts "$@"; }
+# The docker provider reports a failed build step as one line ("executor failed running [go build ...]:
+# exit code: 1") and keeps the compiler's own messages for --debug. After a failure, say them here.
+explain_failure() {
+  command -v go >/dev/null || return 0
+  local dir out
+  for dir in apps/*/; do
+    [[ -f $dir/go.mod ]] || continue
+    if ! out=$(cd "$dir" && CGO_ENABLED=0 go build -o /dev/null ./... 2>&1); then
+      printf '\n%s does not compile:\n%s\n' "${dir%/}" "$out" >&2
+    fi
+  done
+}
 
 case $verb in
   recover) devstack recover dev ;;
@@ -40,9 +52,11 @@ case $verb in
       npx tsc -b components
     fi
     if [[ $verb == preview ]]; then
-      exec pulumi preview --stack dev "$@"
+      pulumi preview --stack dev "$@" || { explain_failure; exit 1; }
+      exit 0
     fi
     if ! pulumi up --stack dev --yes "$@"; then
+      explain_failure
       # An interrupted up leaves a container holding the port and a pending create; a failed one
       # may have left them too. Clean up what is provably ours and try once more.
       recovered=$(devstack recover dev)

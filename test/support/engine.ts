@@ -8,7 +8,7 @@ import * as path from "path";
 import { repoRoot } from "./docker";
 
 /** Builds (once, then cached) and locates an engine binary's directory. */
-function engineDir(script: string): string {
+export function engineDir(script: string): string {
     return execFileSync("bash", [path.join(repoRoot, "scripts", "engines", script)], { stdio: ["ignore", "pipe", "inherit"] }).toString().trim();
 }
 

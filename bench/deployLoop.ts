@@ -1,0 +1,223 @@
+// `npm run bench:deploy-loop`: the dev stack's edit loop with the real Pulumi engine, side by side
+// with docker-compose doing the same to the same apps, in one run. Prints markdown; `--write` also
+// replaces the deploy-loop section of bench/README.md.
+//
+// Needs a Pulumi CLI, its Node.js language host and the Docker provider. None of those is on the
+// Go module proxy in full: where they are missing this says so and measures nothing.
+import { execFileSync, spawn } from "child_process";
+import * as fs from "fs";
+import * as http from "http";
+import * as os from "os";
+import * as path from "path";
+import { Janitor, dockerCli, ensureEngine, ensureGoBaseImage, repoRoot } from "../test/support/docker";
+
+const ROUNDS = 3;
+const PULUMI_PORT = 18080;
+const COMPOSE_PORT = 18081;
+const MARKER = "<!-- deploy-loop -->";
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** What is missing to measure, or nothing. */
+export function missingTools(onPath: (bin: string) => boolean, hasPlugin: (kind: string, name: string) => boolean): string[] {
+    const missing: string[] = [];
+    if (!onPath("pulumi")) missing.push("the Pulumi CLI (`pulumi`)");
+    if (!onPath("pulumi-language-nodejs")) missing.push("its Node.js language host (`pulumi-language-nodejs`)");
+    if (!onPath("pulumi-resource-docker") && !hasPlugin("resource", "docker")) missing.push("the Docker provider (`pulumi-resource-docker`)");
+    if (!onPath("docker-compose")) missing.push("docker-compose (Debian's package)");
+    return missing;
+}
+
+function onPath(bin: string): boolean {
+    return (process.env.PATH ?? "").split(path.delimiter).some((dir) => dir && fs.existsSync(path.join(dir, bin)));
+}
+
+function hasPlugin(kind: string, name: string): boolean {
+    const dir = path.join(process.env.PULUMI_HOME ?? path.join(os.homedir(), ".pulumi"), "plugins");
+    return fs.existsSync(dir) && fs.readdirSync(dir).some((d) => d.startsWith(`${kind}-${name}-`));
+}
+
+/** One GET; the counter in the answer tells which container served it. */
+function hit(port: number): Promise<number | undefined> {
+    return new Promise((resolve) => {
+        const req = http.get({ host: "127.0.0.1", port, path: "/", agent: false, timeout: 1000 }, (res) => {
+            let body = "";
+            res.on("data", (d) => (body += d));
+            res.on("end", () => resolve(res.statusCode === 200 ? Number(/Counter: (\d+)/.exec(body)?.[1]) : undefined));
+        });
+        req.on("error", () => resolve(undefined));
+        req.on("timeout", () => req.destroy());
+    });
+}
+
+/**
+ * Runs `command` while a client requests the app every 20 ms. Returns how long until a new container
+ * answered (its counter starts again at 1; the old one's only grows) and how many requests failed.
+ */
+async function timedSwap(port: number, command: () => Promise<void>): Promise<{ answered: number; failed: number; exited: number }> {
+    let last = (await hit(port)) ?? 0;
+    const start = Date.now();
+    let answered = 0;
+    let failed = 0;
+    let done = false;
+    const probe = (async () => {
+        while (!done || answered === 0) {
+            const n = await hit(port);
+            if (n === undefined) failed++;
+            else if (n < last && answered === 0) answered = (Date.now() - start) / 1000;
+            if (n !== undefined) last = n;
+            if (Date.now() - start > 120_000) throw new Error(`no new container answered on ${port} within 120 s`);
+            await sleep(20);
+        }
+    })();
+    await command();
+    const exited = (Date.now() - start) / 1000;
+    done = true;
+    await probe;
+    return { answered, failed, exited };
+}
+
+function sh(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<void> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+        let out = "";
+        child.stdout.on("data", (d) => (out += d));
+        child.stderr.on("data", (d) => (out += d));
+        child.on("error", reject);
+        child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(" ")} exited ${code}:\n${out.slice(-4000)}`))));
+    });
+}
+
+async function timed(fn: () => Promise<void>): Promise<number> {
+    const start = Date.now();
+    await fn();
+    return (Date.now() - start) / 1000;
+}
+
+/** A copy of the project's tracked files, so the benchmark's edits and state never touch the clone. */
+function copyProject(into: string, hostPort: number): void {
+    const files = execFileSync("git", ["ls-files", "-z"], { cwd: repoRoot, encoding: "utf8" }).split("\0").filter(Boolean);
+    for (const f of files) {
+        fs.mkdirSync(path.join(into, path.dirname(f)), { recursive: true });
+        fs.copyFileSync(path.join(repoRoot, f), path.join(into, f));
+    }
+    fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(into, "node_modules"));
+    fs.cpSync(path.join(repoRoot, "components", "bin"), path.join(into, "components", "bin"), { recursive: true });
+    const stackFile = path.join(into, "Pulumi.dev.yaml");
+    fs.writeFileSync(stackFile, fs.readFileSync(stackFile, "utf8").replace("hostPort: 8080", `hostPort: ${hostPort}`));
+}
+
+function composeFile(goImage: string, port: number): string {
+    const build = (app: string) => `    build:\n      context: ./apps/${app}\n      args:\n        GO_IMAGE: ${goImage}\n`;
+    return (
+        "version: \"3.8\"\nservices:\n" +
+        `  server:\n${build("server")}    ports:\n      - "127.0.0.1:${port}:8080"\n    read_only: true\n    user: "65532:65532"\n    cap_drop: [ALL]\n    restart: unless-stopped\n` +
+        `  hello:\n${build("hello")}    read_only: true\n    user: "65532:65532"\n    cap_drop: [ALL]\n`
+    );
+}
+
+/** One line of server.go changed, as an edit would: the binary and so the image change. */
+function editServer(dir: string, round: number): void {
+    const file = path.join(dir, "apps", "server", "server.go");
+    const src = fs.readFileSync(file, "utf8").replace(/body := make\(\[\]byte, 0, \d+\)/, `body := make([]byte, 0, ${48 + round})`);
+    fs.writeFileSync(file, src);
+}
+
+interface Figures {
+    first: number[];
+    noopPreview: number[];
+    noopUp: number[];
+    answered: number[];
+    failed: number[];
+}
+
+async function main() {
+    const write = process.argv.includes("--write");
+    const missing = missingTools(onPath, hasPlugin);
+    if (missing.length > 0) {
+        console.log(`deploy-loop: not measured. Missing: ${missing.join("; ")}.`);
+        console.log("The Pulumi CLI builds from Go modules (scripts/engines/pulumi.sh); the language host and the Docker provider do not (see bench/README.md).");
+        return;
+    }
+    await ensureEngine();
+    const janitor = new Janitor();
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), "dockyard-deploy-loop-"));
+    const ours = path.join(work, "pulumi");
+    const peer = path.join(work, "compose");
+    const goImage = await ensureGoBaseImage(janitor);
+    // docker-compose builds through the docker CLI it finds first: Debian's, which has BuildKit.
+    const composeEnv = { PATH: `${path.dirname(dockerCli())}:${process.env.PATH}`, DOCKER_BUILDKIT: "1", COMPOSE_DOCKER_CLI_BUILD: "1", COMPOSE_PROJECT_NAME: "dockyardbench" };
+    const pulumiEnv = { PULUMI_CONFIG_PASSPHRASE: "", PULUMI_SKIP_UPDATE_CHECK: "true", DOCKYARD_GO_IMAGE: goImage, PULUMI_HOME: path.join(work, "pulumi-home") };
+    const f: { pulumi: Figures; compose: Figures } = {
+        pulumi: { first: [], noopPreview: [], noopUp: [], answered: [], failed: [] },
+        compose: { first: [], noopPreview: [], noopUp: [], answered: [], failed: [] },
+    };
+    try {
+        copyProject(ours, PULUMI_PORT);
+        copyProject(peer, COMPOSE_PORT);
+        fs.writeFileSync(path.join(peer, "docker-compose.yml"), composeFile(goImage, COMPOSE_PORT));
+        // Warm the build cache for both (the targets are for a warm cache).
+        await sh("docker-compose", ["build"], peer, composeEnv);
+
+        for (let round = 1; round <= ROUNDS; round++) {
+            // First run: the quick start's command on ours, `up -d --build` on the peer, each from nothing.
+            f.pulumi.first.push(await timed(() => sh("npm", ["run", "up:dev"], ours, pulumiEnv)));
+            f.compose.first.push(await timed(() => sh("docker-compose", ["up", "-d", "--build"], peer, composeEnv)));
+            // No-op: nothing changed since.
+            f.pulumi.noopPreview.push(await timed(() => sh("pulumi", ["preview", "--stack", "dev"], ours, pulumiEnv)));
+            f.pulumi.noopUp.push(await timed(() => sh("pulumi", ["up", "--yes", "--stack", "dev"], ours, pulumiEnv)));
+            f.compose.noopUp.push(await timed(() => sh("docker-compose", ["up", "-d", "--build"], peer, composeEnv)));
+            // The edit loop: one line of server.go, then the command, until the new container answers.
+            editServer(ours, round);
+            const a = await timedSwap(PULUMI_PORT, () => sh("pulumi", ["up", "--yes", "--stack", "dev"], ours, pulumiEnv));
+            f.pulumi.answered.push(a.answered);
+            f.pulumi.failed.push(a.failed);
+            editServer(peer, round);
+            const b = await timedSwap(COMPOSE_PORT, () => sh("docker-compose", ["up", "-d", "--build"], peer, composeEnv));
+            f.compose.answered.push(b.answered);
+            f.compose.failed.push(b.failed);
+
+            await sh("pulumi", ["destroy", "--yes", "--stack", "dev"], ours, pulumiEnv);
+            await sh("pulumi", ["stack", "rm", "--yes", "--stack", "dev"], ours, pulumiEnv);
+            await sh("docker-compose", ["down"], peer, composeEnv);
+        }
+    } finally {
+        await sh("pulumi", ["destroy", "--yes", "--stack", "dev"], ours, pulumiEnv).catch(() => undefined);
+        await sh("docker-compose", ["down", "--rmi", "local"], peer, composeEnv).catch(() => undefined);
+        await janitor.clean();
+        if (!process.env.BENCH_KEEP) fs.rmSync(work, { recursive: true, force: true });
+    }
+
+    const s = (xs: number[]) => `${median(xs).toFixed(2)}`;
+    const ratio = (a: number[], b: number[]) => `${(median(a) / median(b)).toFixed(1)}×`;
+    const rows = [
+        ["first run (warm build cache): `npm run up:dev` / `up -d --build`", s(f.pulumi.first), s(f.compose.first), ratio(f.pulumi.first, f.compose.first), "≤ 8 s", median(f.pulumi.first) <= 8 ? "yes" : "**no**"],
+        ["no-op `pulumi preview`", s(f.pulumi.noopPreview), "—", "—", "≤ 2.5 s", median(f.pulumi.noopPreview) <= 2.5 ? "yes" : "**no**"],
+        ["no-op `pulumi up` / `up -d --build`", s(f.pulumi.noopUp), s(f.compose.noopUp), ratio(f.pulumi.noopUp, f.compose.noopUp), "—", "—"],
+        ["one-line change → new container answers", s(f.pulumi.answered), s(f.compose.answered), ratio(f.pulumi.answered, f.compose.answered), "≤ 4 s", median(f.pulumi.answered) <= 4 ? "yes" : "**no**"],
+        ["failed requests during that update (each round)", f.pulumi.failed.join(", "), f.compose.failed.join(", "), "—", "as few as the design allows", "—"],
+    ];
+    const body =
+        `${MARKER}\n## Deploy loop (dev stack, local Docker engine)\n\n` +
+        `Generated by \`npm run bench:deploy-loop -- --write\` (bench/deployLoop.ts). Seconds, median of ${ROUNDS} rounds, ` +
+        "ours (the real Pulumi engine, `pulumi up` on a copy of the project) and docker-compose (Debian's, same apps, same Go image, same hardening) " +
+        "alternating in one run; a client requests `/` every 20 ms during each update.\n\n" +
+        "| step | pulumi | docker-compose | pulumi / compose | target | met |\n| --- | --- | --- | --- | --- | --- |\n" +
+        rows.map((r) => `| ${r.join(" | ")} |`).join("\n") +
+        "\n";
+    console.log(body);
+    if (write) {
+        const file = path.join(repoRoot, "bench", "README.md");
+        const current = fs.readFileSync(file, "utf8");
+        const cut = current.indexOf(MARKER);
+        fs.writeFileSync(file, (cut === -1 ? current + "\n" : current.slice(0, cut)) + body);
+    }
+}
+
+if (require.main === module) {
+    main().catch((e) => {
+        console.error(e);
+        process.exit(1);
+    });
+}
