@@ -25,10 +25,26 @@ fi
 # nothing prompts and creating the stack leaves the tracked file as checked in.
 export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-}"
 # First, before anything else can fail: from here on `pulumi config set ... --stack dev` works too.
-pulumi stack select dev --create --non-interactive >/dev/null
+# On the embedded backend the stack's file says it exists, which saves a CLI start on every run.
+if [[ -n ${PULUMI_BACKEND_URL:-} || ! -f .pulumi-state/.pulumi/stacks/dockyard/dev.json ]]; then
+  pulumi stack select dev --create --non-interactive >/dev/null
+fi
 
 if [[ ! -d node_modules ]]; then npm ci; fi
-devstack() { node -r ts-node/register/transpile-only scripts/devStack.ts "$@"; }
+ts() { node -r ts-node/register/transpile-only "$@"; }
+
+# The program depends on @pulumi/kubernetes too, so the engine would fetch that provider on every run
+# until it has it (seconds, and offline it retries each time); dev needs only the docker provider.
+# Install that one explicitly, once, then turn the automatic fetching off.
+if [[ -z ${PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION:-} ]]; then
+  if ! command -v pulumi-resource-docker >/dev/null; then
+    docker_version=$(node -p 'require("@pulumi/docker/package.json").version')
+    plugins=${PULUMI_HOME:-$HOME/.pulumi}/plugins
+    [[ -d $plugins/resource-docker-v$docker_version ]] || pulumi plugin install resource docker "$docker_version"
+  fi
+  export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+fi
+
 # The docker provider reports a failed build step as one line ("executor failed running [go build ...]:
 # exit code: 1") and keeps the compiler's own messages for --debug. After a failure, say them here.
 explain_failure() {
@@ -42,9 +58,18 @@ explain_failure() {
   done
 }
 
+# A terminal shows the provider's build progress in place; a log would get a line per BuildKit event.
+pulumi_quiet() {
+  if [[ -t 1 ]]; then
+    pulumi "$@"
+  else
+    pulumi "$@" 2>&1 | ts scripts/buildProgress.ts
+  fi
+}
+
 case $verb in
-  recover) devstack recover dev ;;
-  prune) devstack prune dev "$@" ;;
+  recover) ts scripts/devStack.ts recover dev ;;
+  prune) ts scripts/devStack.ts prune dev "$@" ;;
   destroy) pulumi destroy --stack dev --yes "$@" ;;
   preview | up)
     # The program consumes the component package as published: build it when its sources changed.
@@ -52,19 +77,19 @@ case $verb in
       npx tsc -b components
     fi
     if [[ $verb == preview ]]; then
-      pulumi preview --stack dev "$@" || { explain_failure; exit 1; }
+      pulumi_quiet preview --stack dev "$@" || { explain_failure; exit 1; }
       exit 0
     fi
-    if ! pulumi up --stack dev --yes "$@"; then
+    # --skip-preview: with --yes the preview only prints, and costs a second run of the program and of
+    # every changed image's build. `preview:dev` and pull requests still build in previews.
+    if ! pulumi_quiet up --stack dev --yes --skip-preview "$@"; then
       explain_failure
       # An interrupted up leaves a container holding the port and a pending create; a failed one
       # may have left them too. Clean up what is provably ours and try once more.
-      recovered=$(devstack recover dev)
+      recovered=$(ts scripts/devStack.ts recover dev)
       echo "$recovered"
       [[ $recovered != "nothing to recover"* ]] || exit 1
-      pulumi up --stack dev --yes "$@"
+      pulumi_quiet up --stack dev --yes --skip-preview "$@"
     fi
-    pulumi stack output apps --stack dev --json
-    echo "server: curl http://127.0.0.1:8080/"
     ;;
 esac

@@ -63,13 +63,13 @@ describe("dev stack commands on a fresh clone (real Pulumi CLI, real Docker)", f
         // The README's offline step, in the order written: the stack exists, so config set works.
         pulumi(["config", "set", "dockyard:goImage", "local/go:offline", "--stack", "dev"], { PULUMI_CONFIG_PASSPHRASE: "" });
         assert.match(fs.readFileSync(path.join(clone, "Pulumi.dev.yaml"), "utf8"), /dockyard:goImage: local\/go:offline/);
-        execFileSync("git", ["checkout", "Pulumi.dev.yaml"], { cwd: clone });
+        execFileSync("git", ["checkout", "--quiet", "Pulumi.dev.yaml"], { cwd: clone });
         // The checked-in salt is the empty passphrase's: another passphrase is refused, the empty one encrypts.
         const secret = ["config", "set", "--secret", "dockyard:probe", "x", "--stack", "dev"];
         assert.throws(() => pulumi(secret, { PULUMI_CONFIG_PASSPHRASE: "wrong" }), /incorrect passphrase/);
         pulumi(secret, { PULUMI_CONFIG_PASSPHRASE: "" });
         assert.equal(pulumi(["config", "get", "dockyard:probe", "--stack", "dev"], { PULUMI_CONFIG_PASSPHRASE: "" }).trim(), "x");
-        execFileSync("git", ["checkout", "Pulumi.dev.yaml"], { cwd: clone });
+        execFileSync("git", ["checkout", "--quiet", "Pulumi.dev.yaml"], { cwd: clone });
     });
 
     it("recover: removes the container an interrupted create left holding the port, clears the pending create, keeps the rest", async () => {
