@@ -65,13 +65,19 @@ export function compose(plan: StackPlan, sourceCommit?: string): Record<string, 
 }
 
 /**
- * Which stack and app a Docker container belongs to: `npm run recover:dev` finds containers an
- * interrupted update left behind by these, and nothing else on the engine is touched.
+ * Which stack, checkout and app a Docker container belongs to: `npm run recover:dev` finds containers an
+ * interrupted update left behind by these, and nothing else on the engine is touched. Two checkouts of
+ * the project have the same stack name but their own state, so the project folder is part of it.
  */
 export function dockerStackLabels(app: string): Record<string, string> {
-    return { [STACK_LABEL]: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`, [APP_LABEL]: app };
+    return {
+        [STACK_LABEL]: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
+        [PROJECT_DIR_LABEL]: process.cwd(),
+        [APP_LABEL]: app,
+    };
 }
 export const STACK_LABEL = "dockyard.dev/stack";
+export const PROJECT_DIR_LABEL = "dockyard.dev/project-dir";
 export const APP_LABEL = "dockyard.dev/app";
 
 /** An Input's value, for checks that must finish before any resource is registered. */

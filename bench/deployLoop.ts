@@ -191,7 +191,7 @@ async function main() {
             await swap("edit.compose", COMPOSE_PORT, compose);
 
             await sh("npm", ["run", "--silent", "destroy:dev"], ours, pulumiEnv);
-            await pulumi("stack", "rm", "--yes")();
+            await pulumi("stack", "rm", "--yes", "--preserve-config")();
             await sh("docker-compose", ["down"], peer, composeEnv);
         }
     } finally {

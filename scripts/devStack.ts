@@ -1,8 +1,8 @@
 // Housekeeping for a stack on the local Docker engine, run by scripts/dev.sh:
 //   recover  remove what an interrupted `pulumi up` left behind, so the next one succeeds
 //   prune    remove the image tags this stack no longer uses
-// Both touch only what carries this stack's name: containers by their dockyard.dev/stack label,
-// images by the repositories the stack's outputs name.
+// Both touch only what carries this stack's name: containers by their dockyard.dev/stack and
+// dockyard.dev/project-dir labels (compose.ts sets them), images by the repositories the stack's outputs name.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -10,6 +10,7 @@ import * as path from "path";
 
 /** The label compose.ts puts on every container of a Docker stack. */
 const STACK_LABEL = "dockyard.dev/stack";
+const PROJECT_DIR_LABEL = "dockyard.dev/project-dir";
 const CONTAINER_TYPE = "docker:index/container:Container";
 
 /** The parts of `pulumi stack export` this script reads. */
@@ -98,8 +99,10 @@ function docker(args: string[]): string {
     return run(process.env.DOCKER ?? "docker", args);
 }
 
-function stackContainers(stackLabel: string): EngineContainer[] {
-    const out = docker(["ps", "--all", "--no-trunc", "--filter", `label=${STACK_LABEL}=${stackLabel}`, "--format", "{{.ID}}\t{{.Names}}\t{{.State}}"]);
+/** The containers of this stack from this checkout (docker ANDs the two filters). */
+function stackContainers(stackLabel: string, projectDir: string): EngineContainer[] {
+    const filters = [`label=${STACK_LABEL}=${stackLabel}`, `label=${PROJECT_DIR_LABEL}=${projectDir}`].flatMap((f) => ["--filter", f]);
+    const out = docker(["ps", "--all", "--no-trunc", ...filters, "--format", "{{.ID}}\t{{.Names}}\t{{.State}}"]);
     return out
         .split("\n")
         .filter(Boolean)
@@ -109,9 +112,9 @@ function stackContainers(stackLabel: string): EngineContainer[] {
         });
 }
 
-export function recover(stack: string, stackLabel: string): RecoveryPlan {
+export function recover(stack: string, stackLabel: string, projectDir: string): RecoveryPlan {
     const state = JSON.parse(run("pulumi", ["stack", "export", "--stack", stack])) as Deployment;
-    const plan = planRecovery(state, stackContainers(stackLabel));
+    const plan = planRecovery(state, stackContainers(stackLabel, projectDir));
     for (const c of plan.orphans) {
         docker(["rm", "--force", c.id]);
         console.log(`removed container ${c.name} (${c.state}): an interrupted update created it, the state does not know it`);
@@ -155,7 +158,7 @@ function main(argv: string[]): void {
     const [verb, stack, ...rest] = argv;
     const stackLabel = process.env.DOCKYARD_STACK_LABEL ?? `organization/dockyard/${stack}`;
     if (verb === "recover" && stack) {
-        recover(stack, stackLabel);
+        recover(stack, stackLabel, process.cwd());
         return;
     }
     if (verb === "prune" && stack) {

@@ -78,9 +78,12 @@ describe("dev stack commands on a fresh clone (real Pulumi CLI, real Docker)", f
         const create = async (name: string, labels: string[]) =>
             (await dockerOk(["create", "--name", janitor.container(name), ...labels.flatMap((l) => ["--label", l]), image, "/nothing"])).trim();
         const suffix = path.basename(work).toLowerCase();
-        const trackedId = await create(`devstack-tracked-${suffix}`, [`dockyard.dev/stack=${label}`, "dockyard.dev/app=hello"]);
-        const orphanId = await create(`devstack-orphan-${suffix}`, [`dockyard.dev/stack=${label}`, "dockyard.dev/app=server"]);
+        const ours = [`dockyard.dev/stack=${label}`, `dockyard.dev/project-dir=${clone}`];
+        const trackedId = await create(`devstack-tracked-${suffix}`, [...ours, "dockyard.dev/app=hello"]);
+        const orphanId = await create(`devstack-orphan-${suffix}`, [...ours, "dockyard.dev/app=server"]);
         const strangerId = await create(`devstack-stranger-${suffix}`, ["dockyard.dev/stack=someone/else/dev"]);
+        // The same stack of another checkout (its own state): not ours to remove.
+        const otherCheckoutId = await create(`devstack-other-checkout-${suffix}`, [`dockyard.dev/stack=${label}`, `dockyard.dev/project-dir=${work}/elsewhere`, "dockyard.dev/app=server"]);
 
         // The state after a second Ctrl-C: hello's container recorded, server's create still pending.
         const state = JSON.parse(pulumi(["stack", "export", "--stack", "dev"], { PULUMI_CONFIG_PASSPHRASE: "" }));
@@ -114,6 +117,7 @@ describe("dev stack commands on a fresh clone (real Pulumi CLI, real Docker)", f
         assert.ok(!left.includes(orphanId), "the orphan is gone");
         assert.ok(left.includes(trackedId), "the container the state tracks stays");
         assert.ok(left.includes(strangerId), "another stack's container stays");
+        assert.ok(left.includes(otherCheckoutId), "another checkout's container of the same stack stays");
         const after = JSON.parse(pulumi(["stack", "export", "--stack", "dev"], { PULUMI_CONFIG_PASSPHRASE: "" }));
         assert.deepEqual(after.deployment.pending_operations ?? [], []);
         assert.deepEqual(

@@ -56,6 +56,7 @@ describe("stacks", function () {
                     labels.filter((l: { label: string }) => !l.label.startsWith("dockyard.dev/image")),
                     [
                         { label: "dockyard.dev/stack", value: "organization/dockyard/dev" },
+                        { label: "dockyard.dev/project-dir", value: process.cwd() },
                         { label: "dockyard.dev/app", value: app },
                     ],
                 );
