@@ -36,14 +36,17 @@ ts() { node -r ts-node/register/transpile-only "$@"; }
 # The program depends on @pulumi/kubernetes too, so the engine would fetch that provider on every run
 # until it has it (seconds, and offline it retries each time); dev needs only the docker provider.
 # Install that one explicitly, once, then turn the automatic fetching off.
-if [[ -z ${PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION:-} ]]; then
+docker_provider() {
+  [[ -z ${PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION:-} ]] || return 0
   if ! command -v pulumi-resource-docker >/dev/null; then
-    docker_version=$(node -p 'require("@pulumi/docker/package.json").version')
+    local version plugins
+    version=$(node -p 'require("@pulumi/docker/package.json").version')
     plugins=${PULUMI_HOME:-$HOME/.pulumi}/plugins
-    [[ -d $plugins/resource-docker-v$docker_version ]] || pulumi plugin install resource docker "$docker_version"
+    [[ -d $plugins/resource-docker-v$version ]] || pulumi plugin install resource docker "$version" ||
+      { echo "the dev stack needs the Pulumi docker provider $version: 'pulumi plugin install resource docker $version' failed" >&2; exit 1; }
   fi
   export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
-fi
+}
 
 # The docker provider reports a failed build step as one line ("executor failed running [go build ...]:
 # exit code: 1") and keeps the compiler's own messages for --debug. After a failure, say them here.
@@ -70,8 +73,12 @@ pulumi_quiet() {
 case $verb in
   recover) ts scripts/devStack.ts recover dev ;;
   prune) ts scripts/devStack.ts prune dev "$@" ;;
-  destroy) pulumi destroy --stack dev --yes "$@" ;;
+  destroy)
+    docker_provider
+    pulumi destroy --stack dev --yes "$@"
+    ;;
   preview | up)
+    docker_provider
     # The program consumes the component package as published: build it when its sources changed.
     if [[ ! -f components/bin/index.js ]] || [[ -n $(find components -path components/node_modules -prune -o -path components/bin -prune -o -name '*.ts' -newer components/bin/index.js -print -quit) ]]; then
       npx tsc -b components
