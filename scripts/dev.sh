@@ -48,18 +48,8 @@ docker_provider() {
   export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 }
 
-# The docker provider reports a failed build step as one line ("executor failed running [go build ...]:
-# exit code: 1") and keeps the compiler's own messages for --debug. After a failure, say them here.
-explain_failure() {
-  command -v go >/dev/null || return 0
-  local dir out
-  for dir in apps/*/; do
-    [[ -f $dir/go.mod ]] || continue
-    if ! out=$(cd "$dir" && CGO_ENABLED=0 go build -o /dev/null ./... 2>&1); then
-      printf '\n%s does not compile:\n%s\n' "${dir%/}" "$out" >&2
-    fi
-  done
-}
+# The provider hides the compiler's messages behind "exit code: 1": after a failure, say them.
+explain_failure() { bash scripts/compile-errors.sh || true; }
 
 # A terminal shows the provider's build progress in place; a log would get a line per BuildKit event.
 pulumi_quiet() {

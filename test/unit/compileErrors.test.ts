@@ -1,0 +1,42 @@
+// scripts/compile-errors.sh: what `npm run up:dev`/`preview:dev` print after a failed build, from the real Go toolchain.
+import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+const repoRoot = path.resolve(__dirname, "..", "..");
+
+function compileErrors(appsDir: string) {
+    const r = spawnSync("bash", [path.join(repoRoot, "scripts", "compile-errors.sh"), appsDir], { encoding: "utf8" });
+    return { code: r.status, out: r.stdout + r.stderr };
+}
+
+describe("compile-errors.sh", function () {
+    this.timeout(180_000);
+    let apps: string;
+    beforeEach(() => {
+        apps = fs.mkdtempSync(path.join(os.tmpdir(), "dockyard-compile-errors-"));
+        for (const app of ["hello", "server"]) fs.cpSync(path.join(repoRoot, "apps", app), path.join(apps, app), { recursive: true });
+    });
+    afterEach(() => fs.rmSync(apps, { recursive: true, force: true }));
+
+    it("says nothing and exits 0 when every app compiles", () => {
+        assert.deepEqual(compileErrors(apps), { code: 0, out: "" });
+    });
+
+    it("prints the compiler's file:line:column and message for the app that does not compile, and only that one", () => {
+        const file = path.join(apps, "server", "server.go");
+        const lines = fs.readFileSync(file, "utf8").split("\n");
+        const at = lines.findIndex((l) => l.includes("body := make([]byte, 0,"));
+        assert.ok(at >= 0, "the line the edit loop changes is still in server.go");
+        lines[at] = lines[at].replace(/make\(\[\]byte, 0, \d+\)/, 'make([]byte, 0, "x")');
+        fs.writeFileSync(file, lines.join("\n"));
+
+        const r = compileErrors(apps);
+        assert.equal(r.code, 1);
+        assert.match(r.out, new RegExp(`${path.join(apps, "server")} does not compile:`));
+        assert.match(r.out, new RegExp(`\\./server\\.go:${at + 1}:\\d+: cannot (use|convert) "x"`));
+        assert.doesNotMatch(r.out, /hello does not compile/);
+    });
+});
