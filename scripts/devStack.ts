@@ -1,5 +1,6 @@
 // Housekeeping for a stack on the local Docker engine, run by scripts/dev.sh:
-//   recover  remove what an interrupted `pulumi up` left behind, so the next one succeeds
+//   recover  remove what an interrupted or killed `pulumi up` left behind (a stale lock, a container
+//            holding the port, pending operations), so the next one succeeds
 //   prune    remove the image tags this stack no longer uses
 // Both touch only what carries this stack's name: containers by their dockyard.dev/stack and
 // dockyard.dev/project-dir labels (compose.ts sets them), images by the repositories the stack's outputs name.
@@ -112,7 +113,59 @@ function stackContainers(stackLabel: string, projectDir: string): EngineContaine
         });
 }
 
+/** A lock of the file backend, as the CLI writes it while an update runs and deletes it after. */
+export interface StackLock {
+    pid: number;
+    hostname: string;
+    timestamp: string;
+}
+
+/**
+ * Which locks a killed update left behind: taken on this host by a process that no longer runs. Any
+ * other lock may belong to an update still under way, and is never removed.
+ */
+export function staleLocks(locks: StackLock[], host: string, isRunning: (pid: number) => boolean): { stale: StackLock[]; live: StackLock[] } {
+    const stale = locks.filter((l) => l.hostname === host && !isRunning(l.pid));
+    return { stale, live: locks.filter((l) => !stale.includes(l)) };
+}
+
+function isRunning(pid: number): boolean {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch (e) {
+        return (e as NodeJS.ErrnoException).code === "EPERM";
+    }
+}
+
+/** The stack's locks on the project's embedded file backend (Pulumi.yaml); none to read on any other. */
+function fileBackendLocks(stack: string, projectDir: string): StackLock[] {
+    if (process.env.PULUMI_BACKEND_URL) return [];
+    const dir = path.join(projectDir, ".pulumi-state", ".pulumi", "locks", "organization", "dockyard", stack);
+    if (!fs.existsSync(dir)) return [];
+    return fs
+        .readdirSync(dir)
+        .filter((f) => f.endsWith(".json"))
+        .map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), "utf8")) as StackLock);
+}
+
+/** Removes the locks of updates that were killed; refuses while one may still run. */
+function clearStaleLocks(stack: string, projectDir: string): StackLock[] {
+    const { stale, live } = staleLocks(fileBackendLocks(stack, projectDir), os.hostname(), isRunning);
+    if (live.length > 0) {
+        const who = live.map((l) => `pid ${l.pid} on ${l.hostname} since ${l.timestamp}`).join(", ");
+        throw new Error(`stack ${stack} is being updated (${who}): let that finish or stop it, then recover again`);
+    }
+    if (stale.length > 0) {
+        // Deletes every lock of the stack: safe now that none belongs to a running process.
+        run("pulumi", ["cancel", "--yes", "--stack", stack]);
+        for (const l of stale) console.log(`removed the lock of pid ${l.pid} (${l.timestamp}): that update was killed`);
+    }
+    return stale;
+}
+
 export function recover(stack: string, stackLabel: string, projectDir: string): RecoveryPlan {
+    const locks = clearStaleLocks(stack, projectDir);
     const state = JSON.parse(run("pulumi", ["stack", "export", "--stack", stack])) as Deployment;
     const plan = planRecovery(state, stackContainers(stackLabel, projectDir));
     for (const c of plan.orphans) {
@@ -126,7 +179,7 @@ export function recover(stack: string, stackLabel: string, projectDir: string): 
         fs.rmSync(path.dirname(file), { recursive: true });
         for (const op of plan.pending) console.log(`cleared pending ${op.type} of ${op.urn}`);
     }
-    if (plan.orphans.length === 0 && plan.pending.length === 0) console.log(`nothing to recover: stack ${stack} and the engine agree`);
+    if (locks.length === 0 && plan.orphans.length === 0 && plan.pending.length === 0) console.log(`nothing to recover: stack ${stack} and the engine agree`);
     return plan;
 }
 

@@ -109,8 +109,23 @@ describe("dev stack commands on a fresh clone (real Pulumi CLI, real Docker)", f
         fs.writeFileSync(checkpointFile, JSON.stringify(checkpoint));
         assert.equal(JSON.parse(pulumi(["stack", "export", "--stack", "dev"], { PULUMI_CONFIG_PASSPHRASE: "" })).deployment.pending_operations.length, 1);
 
+        // A killed CLI leaves its lock: one whose process still runs is refused, a dead one's is removed.
+        const locks = path.join(clone, ".pulumi-state", ".pulumi", "locks", "organization", "dockyard", "dev");
+        fs.mkdirSync(locks, { recursive: true });
+        const lockFile = (pid: number) => path.join(locks, `lock-${pid}.json`);
+        fs.writeFileSync(lockFile(process.pid), JSON.stringify({ pid: process.pid, username: "root", hostname: os.hostname(), timestamp: "2026-12-02T02:00:39Z" }));
+        const refused = dev(["recover"]);
+        assert.equal(refused.code, 1, refused.out);
+        assert.match(refused.out, new RegExp(`stack dev is being updated \\(pid ${process.pid} on ${os.hostname()} since 2026-12-02T02:00:39Z\\)`));
+        assert.ok(fs.existsSync(lockFile(process.pid)), "a live lock stays");
+        fs.rmSync(lockFile(process.pid));
+        const dead = spawnSync("true").pid as number;
+        fs.writeFileSync(lockFile(dead), JSON.stringify({ pid: dead, username: "root", hostname: os.hostname(), timestamp: "2026-12-02T02:00:39Z" }));
+
         const r = dev(["recover"]);
         assert.equal(r.code, 0, r.out);
+        assert.match(r.out, new RegExp(`removed the lock of pid ${dead} `));
+        assert.deepEqual(fs.readdirSync(locks).filter((f) => f.endsWith(".json")), []);
         assert.match(r.out, new RegExp(`removed container devstack-orphan-${suffix} \\(created\\)`));
         assert.match(r.out, /cleared pending creating of .*server-workload-container/);
         const left = (await dockerOk(["ps", "-a", "--no-trunc", "--format", "{{.ID}}"])).split("\n");

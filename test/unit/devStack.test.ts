@@ -1,6 +1,6 @@
 // The dev stack's housekeeping (scripts/devStack.ts): what recover and prune decide, before they touch the engine.
 import { strict as assert } from "assert";
-import { type LocalTag, imagesInUse, planRecovery, repositoryOf, tagsToPrune, withoutPendingOperations } from "../../scripts/devStack";
+import { type LocalTag, imagesInUse, planRecovery, repositoryOf, staleLocks, tagsToPrune, withoutPendingOperations } from "../../scripts/devStack";
 
 const CONTAINER = "docker:index/container:Container";
 const container = (id: string) => ({ id, name: `c-${id}`, state: "running" });
@@ -37,6 +37,23 @@ describe("devStack", () => {
             assert.deepEqual(cleared.deployment.pending_operations, []);
             assert.deepEqual(cleared.deployment.resources, state.deployment.resources);
             assert.equal(state.deployment.pending_operations.length, 1, "the input is not modified");
+        });
+    });
+
+    describe("staleLocks", () => {
+        const lock = (pid: number, hostname = "laptop") => ({ pid, hostname, timestamp: "2026-12-02T02:00:39Z" });
+        const running = (pids: number[]) => (pid: number) => pids.includes(pid);
+
+        it("calls a lock stale when this host's process that took it is gone", () => {
+            assert.deepEqual(staleLocks([lock(10), lock(11)], "laptop", running([11])), { stale: [lock(10)], live: [lock(11)] });
+        });
+
+        it("never calls another host's lock stale, whatever runs here", () => {
+            assert.deepEqual(staleLocks([lock(10, "ci-runner")], "laptop", running([])), { stale: [], live: [lock(10, "ci-runner")] });
+        });
+
+        it("finds nothing in no locks", () => {
+            assert.deepEqual(staleLocks([], "laptop", running([])), { stale: [], live: [] });
         });
     });
 
