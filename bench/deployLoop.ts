@@ -130,8 +130,10 @@ function composeFile(goImage: string, port: number): string {
 /** One line of server.go changed, as an edit would: the binary and so the image change. */
 function editServer(dir: string, round: number): void {
     const file = path.join(dir, "apps", "server", "server.go");
-    const src = fs.readFileSync(file, "utf8").replace(/body := make\(\[\]byte, 0, \d+\)/, `body := make([]byte, 0, ${48 + round})`);
-    fs.writeFileSync(file, src);
+    const before = fs.readFileSync(file, "utf8");
+    const after = before.replace(/body := make\(\[\]byte, 0, \d+\)/, `body := make([]byte, 0, ${48 + round})`);
+    if (after === before) throw new Error(`${file}: the line the benchmark edits (body := make([]byte, 0, N)) is gone or already says ${48 + round}`);
+    fs.writeFileSync(file, after);
 }
 
 /** One figure per round, by what was measured. */
