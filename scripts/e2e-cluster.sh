@@ -386,11 +386,25 @@ sweep() {
     done
 }
 
+# A cluster of another run that is still alive: two would claim the same node address, cgroup root and
+# host sysctls, and each one's `down` would break the other's run and restore the wrong values.
+live_cluster() {
+    local d
+    for d in "${TMPDIR:-/tmp}"/dockyard-e2e-*; do
+        [[ $d != "$S" && -f $d/owner.pid ]] && kill -0 "$(cat "$d/owner.pid")" 2>/dev/null && { echo "$d"; return 0; }
+    done
+    return 1
+}
+
 cmd=${1:?usage: e2e-cluster.sh up|down <state-dir> | sweep}
 case $cmd in
     up)
         S=${2:?state dir}; OWNER_PID=${OWNER_PID:-$PPID}
         sweep
+        if other=$(live_cluster); then
+            log "another run's cluster is up ($other, owner pid $(cat "$other/owner.pid")): one per machine; wait for it to finish"
+            exit 1
+        fi
         # A failed start leaves nothing behind.
         trap 'status=$?; if ((status)); then log "start failed; stopping what started"; down; fi' EXIT
         up
