@@ -64,6 +64,10 @@ export function compose(plan: StackPlan, sourceCommit?: string): Record<string, 
     return outputs;
 }
 
+const STACK_LABEL = "dockyard.dev/stack";
+const PROJECT_DIR_LABEL = "dockyard.dev/project-dir";
+const APP_LABEL = "dockyard.dev/app";
+
 /**
  * Which stack, checkout and app a Docker container belongs to: `npm run recover:dev` finds containers an
  * interrupted update left behind by these, and nothing else on the engine is touched. Two checkouts of
@@ -76,9 +80,6 @@ export function dockerStackLabels(app: string): Record<string, string> {
         [APP_LABEL]: app,
     };
 }
-export const STACK_LABEL = "dockyard.dev/stack";
-export const PROJECT_DIR_LABEL = "dockyard.dev/project-dir";
-export const APP_LABEL = "dockyard.dev/app";
 
 /** An Input's value, for checks that must finish before any resource is registered. */
 function resolved<T>(input: pulumi.Input<T>): Promise<T> {
