@@ -14,7 +14,8 @@ import { Janitor, dockerCli, ensureEngine, ensureGoBaseImage, repoRoot } from ".
 const ROUNDS = 3;
 const PULUMI_PORT = 18080;
 const COMPOSE_PORT = 18081;
-const MARKER = "<!-- deploy-loop -->";
+/** Where the deploy-loop section of bench/README.md starts; bench/run.ts keeps it when it rewrites the rest. */
+export const MARKER = "<!-- deploy-loop -->";
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -8,6 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import { contentTag } from "../components/internal/contentTag";
 import { Janitor, appsDir, buildApp, docker, dockerOk, ensureEngine, ensureGoBaseImage, repoRoot, run, uniqueName, waitUntil } from "../test/support/docker";
+import { MARKER as DEPLOY_LOOP_MARKER } from "./deployLoop";
 
 const MiB = 2 ** 20;
 const work = path.join(repoRoot, ".bench");
@@ -321,7 +322,7 @@ async function main() {
         const file = path.join(repoRoot, "bench", "README.md");
         // The deploy-loop section needs tools CI cannot build (bench/deployLoop.ts): kept as last written.
         const current = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
-        const deployLoop = current.includes("<!-- deploy-loop -->") ? "\n" + current.slice(current.indexOf("<!-- deploy-loop -->")) : "";
+        const deployLoop = current.includes(DEPLOY_LOOP_MARKER) ? "\n" + current.slice(current.indexOf(DEPLOY_LOOP_MARKER)) : "";
         fs.writeFileSync(file, intro + sections.join("\n") + deployLoop);
     }
 }

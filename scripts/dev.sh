@@ -79,14 +79,15 @@ case $verb in
     fi
     # --skip-preview: with --yes the preview only prints, and costs a second run of the program and of
     # every changed image's build. `preview:dev` and pull requests still build in previews.
-    if ! pulumi_quiet up --stack dev --yes --skip-preview "$@"; then
+    update() { pulumi_quiet up --stack dev --yes --skip-preview "$@"; }
+    if ! update "$@"; then
       explain_failure
       # An interrupted up leaves a container holding the port and a pending create; a failed one
       # may have left them too. Clean up what is provably ours and try once more.
       recovered=$(ts scripts/devStack.ts recover dev)
       echo "$recovered"
       [[ $recovered != "nothing to recover"* ]] || exit 1
-      pulumi_quiet up --stack dev --yes --skip-preview "$@"
+      update "$@"
     fi
     ;;
 esac

@@ -13,6 +13,9 @@ import * as path from "path";
 const STACK_LABEL = "dockyard.dev/stack";
 const PROJECT_DIR_LABEL = "dockyard.dev/project-dir";
 const CONTAINER_TYPE = "docker:index/container:Container";
+/** Where the embedded file backend (Pulumi.yaml) files this project's stacks. */
+const ORGANIZATION = "organization";
+const PROJECT = "dockyard";
 
 /** The parts of `pulumi stack export` this script reads. */
 export interface Deployment {
@@ -141,7 +144,7 @@ function isRunning(pid: number): boolean {
 /** The stack's locks on the project's embedded file backend (Pulumi.yaml); none to read on any other. */
 function fileBackendLocks(stack: string, projectDir: string): StackLock[] {
     if (process.env.PULUMI_BACKEND_URL) return [];
-    const dir = path.join(projectDir, ".pulumi-state", ".pulumi", "locks", "organization", "dockyard", stack);
+    const dir = path.join(projectDir, ".pulumi-state", ".pulumi", "locks", ORGANIZATION, PROJECT, stack);
     if (!fs.existsSync(dir)) return [];
     return fs
         .readdirSync(dir)
@@ -209,7 +212,7 @@ export function prune(stack: string, keep: number): LocalTag[] {
 
 function main(argv: string[]): void {
     const [verb, stack, ...rest] = argv;
-    const stackLabel = process.env.DOCKYARD_STACK_LABEL ?? `organization/dockyard/${stack}`;
+    const stackLabel = process.env.DOCKYARD_STACK_LABEL ?? `${ORGANIZATION}/${PROJECT}/${stack}`;
     if (verb === "recover" && stack) {
         recover(stack, stackLabel, process.cwd());
         return;
