@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds the Pulumi CLI from the Go module github.com/pulumi/pulumi/pkg/v3 (no prebuilt download is
-# reachable here) and prints the directory holding `pulumi`. The version matches the npm SDK, so the
-# Automation API and the engine speak the same protocol.
+# reachable here) and prints the directory holding `pulumi`. Its version is .pulumi.version, which the
+# workflows install too and a unit test holds equal to the npm SDK's, so the Automation API, the CLI
+# the suite drives and the CLI that deploys all speak the same protocol.
 source "$(dirname "$0")/lib.sh"
-VERSION="${PULUMI_VERSION:-v3.248.0}"
+VERSION="${PULUMI_VERSION:-v$(tr -d '[:space:]' < "$(dirname "$0")/../../.pulumi.version")}"
 dir=$(engine_dir pulumi "$VERSION")
 
 build() {

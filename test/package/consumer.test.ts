@@ -9,9 +9,23 @@ import { repoRoot } from "../support/docker";
 
 const sh = (cmd: string, args: string[], cwd: string) => execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 
-function installedVersion(pkg: string): string {
-    return JSON.parse(fs.readFileSync(path.join(repoRoot, "node_modules", pkg, "package.json"), "utf8")).version;
+const readJson = (...at: string[]) => JSON.parse(fs.readFileSync(path.join(repoRoot, ...at), "utf8"));
+const installedVersion = (pkg: string): string => readJson("node_modules", pkg, "package.json").version;
+const peers: Record<string, string> = readJson("components", "package.json").peerDependencies;
+
+/** The lowest version a peer range admits; each range is a caret range, so its floor is what follows the caret. */
+function floor(pkg: string): string {
+    const m = /^\^(\d+\.\d+\.\d+)$/.exec(peers[pkg] ?? "");
+    if (!m) throw new Error(`components/package.json: peer ${pkg} = ${JSON.stringify(peers[pkg])}: expected a caret range`);
+    return m[1];
 }
+
+// The package is tested with the SDKs this program uses and with the oldest its peer ranges promise.
+const sdkSets: { name: string; version: (pkg: string) => string }[] = [
+    { name: "the current SDKs", version: installedVersion },
+    { name: "the oldest SDKs its peer ranges admit", version: floor },
+];
+const sdks = ["@pulumi/pulumi", "@pulumi/docker", "@pulumi/kubernetes"];
 
 const program = `
 const pulumi = require("@pulumi/pulumi");
@@ -40,24 +54,6 @@ export const isError = (e: unknown) => e instanceof InvalidArgsError;
 
 describe("the published component package", function () {
     this.timeout(240_000);
-    let project: string;
-    let tarball: string;
-
-    before(() => {
-        project = fs.mkdtempSync(path.join(os.tmpdir(), "dockyard-consumer-"));
-        const packed = JSON.parse(sh("npm", ["pack", "--json", "--pack-destination", project], path.join(repoRoot, "components")));
-        tarball = path.join(project, packed[0].filename);
-        fs.writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "consumer", private: true, main: "index.js" }));
-        sh("npm", [
-            "install", "--no-audit", "--no-fund", "--prefer-offline",
-            tarball,
-            `@pulumi/pulumi@${installedVersion("@pulumi/pulumi")}`,
-            `@pulumi/docker@${installedVersion("@pulumi/docker")}`,
-            `@pulumi/kubernetes@${installedVersion("@pulumi/kubernetes")}`,
-        ], project);
-    });
-
-    after(() => fs.rmSync(project, { recursive: true, force: true }));
 
     it("ships compiled JavaScript and declarations, no sources or tests", () => {
         const files: string[] = JSON.parse(sh("npm", ["pack", "--dry-run", "--json"], path.join(repoRoot, "components")))[0].files.map((f: { path: string }) => f.path);
@@ -66,33 +62,56 @@ describe("the published component package", function () {
         assert.deepEqual(files.filter((f) => /tsbuildinfo|\.map$/.test(f)), []);
     });
 
-    it("builds a GoApp in a fresh program under mocks", () => {
-        fs.writeFileSync(path.join(project, "index.js"), program);
-        const out = JSON.parse(sh("node", ["index.js", path.join(repoRoot, "apps", "server")], project).trim().split("\n").pop()!);
-        assert.match(out.imageRef, /^dockyard\/server:sha-[0-9a-f]{20}$/);
-        assert.equal(out.endpoint, "http://127.0.0.1:18080");
-        const types = out.seen.map((r: { type: string }) => r.type).sort();
-        assert.deepEqual(types, [
-            "docker:index/container:Container",
-            "docker:index/image:Image",
-            "dockyard:docker:DockerWorkload",
-            "dockyard:image:GoAppImage",
-            "dockyard:index:GoApp",
-        ]);
-    });
+    it("names every SDK it needs as a peer", () => assert.deepEqual(Object.keys(peers).sort(), [...sdks].sort()));
 
-    it("type-checks a TypeScript consumer, and keeps internals out of the declarations", () => {
-        fs.writeFileSync(path.join(project, "consumer.ts"), typedConsumer);
-        fs.writeFileSync(path.join(project, "internal.ts"), `import { throwIfAny } from "@dockyard/components/bin/internal/problems";\nthrowIfAny("x", []);\n`);
-        const tsc = path.join(repoRoot, "node_modules", ".bin", "tsc");
-        const flags = ["--noEmit", "--strict", "--esModuleInterop", "--skipLibCheck", "--module", "commonjs", "--target", "es2022", "--types", "node", "--typeRoots", path.join(repoRoot, "node_modules", "@types")];
-        sh(tsc, [...flags, "consumer.ts"], project);
-        let error = "";
-        try {
-            sh(tsc, [...flags, "internal.ts"], project);
-        } catch (e) {
-            error = String((e as { stdout?: string }).stdout);
-        }
-        assert.match(error, /has no exported member 'throwIfAny'/);
-    });
+    for (const set of sdkSets) {
+        describe(`installed from its tarball beside ${set.name}`, () => {
+            let project: string;
+            const wanted = sdks.map((pkg) => `${pkg}@${set.version(pkg)}`);
+
+            before(() => {
+                project = fs.mkdtempSync(path.join(os.tmpdir(), "dockyard-consumer-"));
+                const packed = JSON.parse(sh("npm", ["pack", "--json", "--pack-destination", project], path.join(repoRoot, "components")));
+                fs.writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "consumer", private: true, main: "index.js" }));
+                sh("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", path.join(project, packed[0].filename), ...wanted], project);
+            });
+
+            after(() => fs.rmSync(project, { recursive: true, force: true }));
+
+            it(`resolves exactly ${wanted.join(", ")}`, () => {
+                const installed = sdks.map((pkg) => `${pkg}@${JSON.parse(fs.readFileSync(path.join(project, "node_modules", pkg, "package.json"), "utf8")).version}`);
+                assert.deepEqual(installed, wanted);
+            });
+
+            it("builds a GoApp in a fresh program under mocks", () => {
+                fs.writeFileSync(path.join(project, "index.js"), program);
+                const out = JSON.parse(sh("node", ["index.js", path.join(repoRoot, "apps", "server")], project).trim().split("\n").pop()!);
+                assert.match(out.imageRef, /^dockyard\/server:sha-[0-9a-f]{20}$/);
+                assert.equal(out.endpoint, "http://127.0.0.1:18080");
+                const types = out.seen.map((r: { type: string }) => r.type).sort();
+                assert.deepEqual(types, [
+                    "docker:index/container:Container",
+                    "docker:index/image:Image",
+                    "dockyard:docker:DockerWorkload",
+                    "dockyard:image:GoAppImage",
+                    "dockyard:index:GoApp",
+                ]);
+            });
+
+            it("type-checks a TypeScript consumer, and keeps internals out of the declarations", () => {
+                fs.writeFileSync(path.join(project, "consumer.ts"), typedConsumer);
+                fs.writeFileSync(path.join(project, "internal.ts"), `import { throwIfAny } from "@dockyard/components/bin/internal/problems";\nthrowIfAny("x", []);\n`);
+                const tsc = path.join(repoRoot, "node_modules", ".bin", "tsc");
+                const flags = ["--noEmit", "--strict", "--esModuleInterop", "--skipLibCheck", "--module", "commonjs", "--target", "es2022", "--types", "node", "--typeRoots", path.join(repoRoot, "node_modules", "@types")];
+                sh(tsc, [...flags, "consumer.ts"], project);
+                let error = "";
+                try {
+                    sh(tsc, [...flags, "internal.ts"], project);
+                } catch (e) {
+                    error = String((e as { stdout?: string }).stdout);
+                }
+                assert.match(error, /has no exported member 'throwIfAny'/);
+            });
+        });
+    }
 });
