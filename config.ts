@@ -22,6 +22,8 @@ const appShape = {
     // Kubernetes only.
     requests: quantities.optional(),
     replicas: z.number().optional(),
+    autoscale: z.strictObject({ minReplicas: z.number(), maxReplicas: z.number(), cpuUtilization: z.number() }).optional(),
+    nodeLossTolerationSeconds: z.number().optional(),
     serviceType: z.enum(["ClusterIP", "NodePort", "LoadBalancer"]).optional(),
     servicePort: z.number().optional(),
     // Docker only.
@@ -59,7 +61,7 @@ export type AppConfig = z.infer<typeof appSchema>;
 type StackSettings = z.infer<typeof stackSchema>;
 
 const KUBERNETES_ONLY = {
-    app: ["requests", "replicas", "serviceType", "servicePort"],
+    app: ["requests", "replicas", "autoscale", "nodeLossTolerationSeconds", "serviceType", "servicePort"],
     stack: ["namespace", "createNamespace", "allowLoadBalancer", "podSecurityVersion", "imagePullSecrets", "readyTimeoutSeconds"],
 };
 const DOCKER_ONLY = { app: ["hostPort", "containerName"], stack: ["hostIp"] };
@@ -280,6 +282,8 @@ export function toGoAppArgs(name: string, app: AppConfig, s: StackSettings, regi
         kubernetes: {
             namespace: s.namespace,
             replicas: app.replicas,
+            autoscale: app.autoscale,
+            nodeLossTolerationSeconds: app.nodeLossTolerationSeconds,
             serviceType: app.serviceType,
             servicePort: app.servicePort,
             requests: app.requests,

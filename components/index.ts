@@ -10,6 +10,7 @@ export {
     KUBERNETES_DEFAULTS,
     validateKubernetesWorkloadArgs,
 } from "./kubernetesWorkload";
+export { type Autoscale } from "./autoscaling";
 export { type WorkloadArgs, type WorkloadKind, WORKLOAD_KINDS, type ResourceQuantities, type RegistryCredentials } from "./types";
 export { type ArgProblem, InvalidArgsError, formatProblem } from "./internal/problems";
 export { isDigestRef, isFloatingImageRef } from "./internal/imageRef";

@@ -1,8 +1,10 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { type Autoscale, horizontalPodAutoscaler, validateAutoscale } from "./autoscaling";
 import { floatingImageProblem } from "./internal/imageRef";
 import { type ArgProblem, checkInteger, checkOneOf, known, throwIfAny } from "./internal/problems";
 import { dockerConfigJson } from "./internal/registryLogin";
+import { envVar, podSpec, secretValues } from "./podSpec";
 import { type RegistryCredentials, type ResourceQuantities, type WorkloadArgs, WORKLOAD_KINDS, provenance, validateEnv, validateQuantities } from "./types";
 
 export type ServiceType = "ClusterIP" | "NodePort" | "LoadBalancer";
@@ -18,9 +20,23 @@ export interface KubernetesWorkloadArgs extends WorkloadArgs {
     serviceType?: ServiceType;
     /**
      * Pod replicas of a service; 0 scales it to nothing. A plain number, because it decides whether a
-     * PodDisruptionBudget exists. Default: `1`.
+     * PodDisruptionBudget exists. Not with `autoscale`. Default: `1`.
      */
     replicas?: number;
+    /**
+     * Scale the service with its CPU use: a HorizontalPodAutoscaler between `minReplicas` and `maxReplicas`.
+     * The Deployment then leaves `replicas` unset, so a later `pulumi up` or `preview` shows no diff and never
+     * scales it back; the cluster needs a metrics pipeline (metrics-server). Not with `replicas`. Default: none,
+     * a fixed `replicas`.
+     */
+    autoscale?: Autoscale;
+    /**
+     * Seconds a pod stays bound to a node that stopped answering (not ready, or unreachable) before it is
+     * evicted and replaced on another node: the `tolerationSeconds` of the `node.kubernetes.io/not-ready` and
+     * `unreachable` tolerations. Requests already stop reaching it once the node is marked not ready; this is
+     * how long the service runs short of a replica after that. Default: `30` (Kubernetes' own is 300).
+     */
+    nodeLossTolerationSeconds?: number;
     /** Namespace for every object. Default: the provider's namespace. */
     namespace?: pulumi.Input<string>;
     /**
@@ -45,12 +61,12 @@ export interface KubernetesWorkloadArgs extends WorkloadArgs {
     readyTimeoutSeconds?: number;
     /**
      * A PodDisruptionBudget for the service's pods: `maxUnavailable` as a count or percentage, or `false` for
-     * none. Default: `{ maxUnavailable: 1 }` when `replicas` is 2 or more, none otherwise.
+     * none. Default: `{ maxUnavailable: 1 }` when `replicas` (or `autoscale.minReplicas`) is 2 or more, none otherwise.
      */
     podDisruptionBudget?: { maxUnavailable: number | string } | false;
     /**
      * Spread the service's replicas across nodes (topology spread on `kubernetes.io/hostname`, `ScheduleAnyway`,
-     * per rollout revision). Default: `true` when `replicas` is 2 or more.
+     * per rollout revision, cordoned nodes left out). Default: `true` when `replicas` (or `autoscale.minReplicas`) is 2 or more.
      */
     spreadAcrossNodes?: boolean;
     /** Resource requests. Default: `{ cpu: "50m", memory: "32Mi" }`. */
@@ -109,6 +125,7 @@ export const KUBERNETES_DEFAULTS = {
     runAsUser: 65532,
     readyTimeoutSeconds: 300,
     maxUnavailable: 1,
+    nodeLossTolerationSeconds: 30,
 } as const;
 
 const SELECTOR_KEYS = ["app.kubernetes.io/name", "app.kubernetes.io/instance"];
@@ -132,6 +149,8 @@ export function validateKubernetesWorkloadArgs(args: KubernetesWorkloadArgs): Ar
     checkInteger(problems, "ttlSecondsAfterFinished", args.ttlSecondsAfterFinished, 0, 31_536_000);
     checkInteger(problems, "activeDeadlineSeconds", args.activeDeadlineSeconds, 1, 31_536_000);
     checkInteger(problems, "runAsUser", args.runAsUser, 1, 2_147_483_647);
+    checkInteger(problems, "nodeLossTolerationSeconds", args.nodeLossTolerationSeconds, 0, 86_400);
+    problems.push(...validateAutoscale(args.autoscale, args.replicas, args.kind));
     for (const field of ["appName", "objectName"] as const) {
         const value = args[field];
         if (value !== undefined && (!DNS_LABEL.test(value) || value.length > 63)) {
@@ -194,6 +213,8 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
     public readonly deployment?: k8s.apps.v1.Deployment;
     /** Services: the Service. */
     public readonly service?: k8s.core.v1.Service;
+    /** Services with `autoscale`: the HorizontalPodAutoscaler. */
+    public readonly autoscaler?: k8s.autoscaling.v2.HorizontalPodAutoscaler;
     /** Services with 2 or more replicas (unless turned off): the PodDisruptionBudget. */
     public readonly podDisruptionBudget?: k8s.policy.v1.PodDisruptionBudget;
     /** Jobs: the Job. */
@@ -219,9 +240,10 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
         const objectName = args.objectName ?? appName;
         const port = args.port ?? d.port;
         const replicas = args.replicas ?? d.replicas;
+        // What the workload runs with at the least: it decides the disruption budget and the spread.
+        const minReplicas = args.autoscale?.minReplicas ?? replicas;
         const preStop = args.preStopSleepSeconds ?? d.preStopSleepSeconds;
         const shutdownTimeout = args.shutdownTimeoutSeconds ?? d.shutdownTimeoutSeconds;
-        const uid = args.runAsUser ?? d.runAsUser;
         const readyTimeout = `${args.readyTimeoutSeconds ?? d.readyTimeoutSeconds}s`;
 
         this.selectorLabels = { "app.kubernetes.io/name": appName, "app.kubernetes.io/instance": name };
@@ -271,72 +293,29 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
             ...Object.entries(args.env ?? {}).map(([key, value]) => envVar(key, value, envSecretName)),
         ];
 
-        const container: k8s.types.input.core.v1.Container = {
-            name: appName,
+        const pullSecrets = [...(args.imagePullSecrets ?? []).map((n) => ({ name: n })), ...(this.pullSecret ? [{ name: this.pullSecret.metadata.name }] : [])];
+        const spread = !isJob && (args.spreadAcrossNodes ?? minReplicas >= 2);
+        const spec = podSpec({
+            appName,
             image: args.image,
-            imagePullPolicy: "IfNotPresent",
+            isJob,
+            port,
             args: args.args,
             env,
-            resources: {
-                requests: { ...d.requests, ...args.requests },
-                limits: { ...d.limits, ...args.limits },
-            },
-            securityContext: {
-                allowPrivilegeEscalation: false,
-                readOnlyRootFilesystem: args.readOnlyRootFilesystem ?? true,
-                runAsNonRoot: true,
-                capabilities: { drop: ["ALL"] },
-            },
-            ...(isJob
-                ? {}
-                : {
-                      ports: [{ name: "http", containerPort: port, protocol: "TCP" }],
-                      readinessProbe: {
-                          httpGet: { path: args.readinessPath ?? d.readinessPath, port: "http" },
-                          periodSeconds: 5,
-                          timeoutSeconds: 2,
-                          failureThreshold: 2,
-                      },
-                      livenessProbe: {
-                          httpGet: { path: args.livenessPath ?? d.livenessPath, port: "http" },
-                          periodSeconds: 10,
-                          timeoutSeconds: 2,
-                          failureThreshold: 3,
-                      },
-                      lifecycle: preStop > 0 ? { preStop: { sleep: { seconds: preStop } } } : undefined,
-                  }),
-        };
-        const pullSecrets = [...(args.imagePullSecrets ?? []).map((n) => ({ name: n })), ...(this.pullSecret ? [{ name: this.pullSecret.metadata.name }] : [])];
-        const spread = !isJob && (args.spreadAcrossNodes ?? replicas >= 2);
-        const podSpec: k8s.types.input.core.v1.PodSpec = {
+            requests: { ...d.requests, ...args.requests },
+            limits: { ...d.limits, ...args.limits },
+            readOnlyRootFilesystem: args.readOnlyRootFilesystem ?? true,
+            readinessPath: args.readinessPath ?? d.readinessPath,
+            livenessPath: args.livenessPath ?? d.livenessPath,
+            preStopSleepSeconds: preStop,
+            shutdownTimeoutSeconds: shutdownTimeout,
+            runAsUser: args.runAsUser ?? d.runAsUser,
             serviceAccountName: this.serviceAccount?.metadata.name ?? args.serviceAccountName,
-            automountServiceAccountToken: false,
-            enableServiceLinks: false,
-            imagePullSecrets: pullSecrets.length > 0 ? pullSecrets : undefined,
-            securityContext: {
-                runAsNonRoot: true,
-                runAsUser: uid,
-                runAsGroup: uid,
-                seccompProfile: { type: "RuntimeDefault" },
-            },
-            // SIGTERM arrives after the preStop sleep; leave the app its shutdown timeout plus a margin.
-            terminationGracePeriodSeconds: preStop + shutdownTimeout + 5,
-            restartPolicy: isJob ? "Never" : "Always",
-            topologySpreadConstraints: spread
-                ? [
-                      {
-                          maxSkew: 1,
-                          topologyKey: "kubernetes.io/hostname",
-                          whenUnsatisfiable: "ScheduleAnyway",
-                          labelSelector: { matchLabels: this.selectorLabels },
-                          // Spread each rollout's pods on their own, not counted against the old ones.
-                          matchLabelKeys: ["pod-template-hash"],
-                      },
-                  ]
-                : undefined,
-            containers: [container],
-        };
-        const template = { metadata: { labels: this.selectorLabels, annotations: args.annotations }, spec: podSpec };
+            imagePullSecrets: pullSecrets,
+            spreadLabels: spread ? this.selectorLabels : undefined,
+            nodeLossTolerationSeconds: args.nodeLossTolerationSeconds ?? d.nodeLossTolerationSeconds,
+        });
+        const template = { metadata: { labels: this.selectorLabels, annotations: args.annotations }, spec };
         // What runs and where it came from, on the workload object itself: `kubectl get deploy -o yaml` tells.
         const workloadMetadata = { ...metadata, annotations: { ...args.annotations, ...provenance(args.image, args.sourceCommit) } };
         // The provider otherwise waits 10 minutes for a workload that can never become ready.
@@ -364,7 +343,8 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
                 {
                     metadata: workloadMetadata,
                     spec: {
-                        replicas,
+                        // Unset under an autoscaler: whatever this program last applied would otherwise undo its scaling.
+                        replicas: args.autoscale ? undefined : replicas,
                         revisionHistoryLimit: 5,
                         selector: { matchLabels: this.selectorLabels },
                         strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
@@ -386,7 +366,8 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
                 },
                 childOpts,
             );
-            const budget = args.podDisruptionBudget ?? (replicas >= 2 ? { maxUnavailable: d.maxUnavailable } : false);
+            if (args.autoscale) this.autoscaler = horizontalPodAutoscaler(name, this.deployment, args.autoscale, metadata, childOpts);
+            const budget = args.podDisruptionBudget ?? (minReplicas >= 2 ? { maxUnavailable: d.maxUnavailable } : false);
             if (budget) {
                 this.podDisruptionBudget = new k8s.policy.v1.PodDisruptionBudget(
                     `${name}-pdb`,
@@ -399,21 +380,4 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
         }
         this.registerOutputs({ address: this.address, jobName: this.jobName });
     }
-}
-
-/** The env values that turn out to be Pulumi secrets, by name: the env Secret's data, itself secret. */
-function secretValues(env: [string, pulumi.Input<string>][]): pulumi.Output<Record<string, string>> {
-    const outputs = env.map(([key, value]) => [key, pulumi.output(value)] as const);
-    return pulumi.output(Promise.all(outputs.map(([, v]) => pulumi.isSecret(v)))).apply((flags) =>
-        pulumi.secret(pulumi.all(Object.fromEntries(outputs.filter((_, i) => flags[i])))),
-    );
-}
-
-/** One env entry: a secret value by `secretKeyRef` into the env Secret, anything else as its plain value. */
-function envVar(key: string, value: pulumi.Input<string>, secretName: pulumi.Output<string> | undefined): pulumi.Input<k8s.types.input.core.v1.EnvVar> {
-    if (typeof value === "string" || secretName === undefined) return { name: key, value };
-    const out = pulumi.output(value);
-    return pulumi.output(pulumi.isSecret(out)).apply((secret) =>
-        secret ? pulumi.output({ name: key, valueFrom: { secretKeyRef: { name: secretName, key } } }) : out.apply((plain) => ({ name: key, value: plain })),
-    );
 }

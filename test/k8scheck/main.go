@@ -15,8 +15,10 @@ import (
 	"os"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	psaapi "k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
@@ -84,6 +86,10 @@ func check(raw json.RawMessage, evaluator policy.Evaluator) Result {
 		obj = &corev1.Service{}
 	case "v1/Namespace":
 		obj = &corev1.Namespace{}
+	case "autoscaling/v2/HorizontalPodAutoscaler":
+		obj = &autoscalingv2.HorizontalPodAutoscaler{}
+	case "policy/v1/PodDisruptionBudget":
+		obj = &policyv1.PodDisruptionBudget{}
 	default:
 		result.Problems = append(result.Problems, fmt.Sprintf("unsupported kind %s %s", head.APIVersion, head.Kind))
 		return result

@@ -5,6 +5,8 @@
 import { execFileSync } from "child_process";
 import { Job } from "kubernetes-models/batch/v1/Job";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
+import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler";
+import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import { Namespace } from "kubernetes-models/v1/Namespace";
 import { Service } from "kubernetes-models/v1/Service";
 import * as path from "path";
@@ -21,6 +23,8 @@ const models: Record<string, new (data: any) => { validate(): void }> = {
     "batch/v1/Job": Job,
     "v1/Service": Service,
     "v1/Namespace": Namespace,
+    "autoscaling/v2/HorizontalPodAutoscaler": HorizontalPodAutoscaler,
+    "policy/v1/PodDisruptionBudget": PodDisruptionBudget,
 };
 
 /** kubernetes-models' OpenAPI validation: types, required fields, enums. Unknown keys pass here. */

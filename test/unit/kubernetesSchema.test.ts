@@ -13,13 +13,21 @@ const variants: [string, KubernetesWorkloadArgs][] = [
     ["a tuned service", { image: IMAGE, namespace: "shop", replicas: 3, port: 9090, servicePort: 80, serviceType: "LoadBalancer", objectName: "web", env: { A: "b" }, annotations: { "x.io/y": "z" } }],
     ["a service without preStop", { image: IMAGE, preStopSleepSeconds: 0, serviceType: "NodePort" }],
     ["a job", { image: IMAGE, kind: "job", backoffLimit: 0, ttlSecondsAfterFinished: 60 }],
+    ["an autoscaled service", { image: IMAGE, namespace: "shop", autoscale: { minReplicas: 2, maxReplicas: 6, cpuUtilization: 70 }, nodeLossTolerationSeconds: 45 }],
+];
+const KINDS = [
+    "kubernetes:apps/v1:Deployment",
+    "kubernetes:core/v1:Service",
+    "kubernetes:batch/v1:Job",
+    "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
+    "kubernetes:policy/v1:PodDisruptionBudget",
 ];
 
 async function objectsFor(name: string, args: KubernetesWorkloadArgs): Promise<any[]> {
     resetRegistrations();
     const w = new KubernetesWorkload(name, args);
-    await Promise.all([w.deployment, w.service, w.job].filter((r) => r !== undefined).map((r) => known(r!.urn)));
-    return ["kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Service", "kubernetes:batch/v1:Job"].flatMap((t) => ofType(t).map((r) => r.inputs));
+    await Promise.all([w.deployment, w.service, w.job, w.autoscaler, w.podDisruptionBudget].filter((r) => r !== undefined).map((r) => known(r!.urn)));
+    return KINDS.flatMap((t) => ofType(t).map((r) => r.inputs));
 }
 
 describe("Kubernetes objects validate offline", function () {

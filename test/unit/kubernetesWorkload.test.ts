@@ -242,6 +242,7 @@ describe("KubernetesWorkload on a real cluster's terms", () => {
                 whenUnsatisfiable: "ScheduleAnyway",
                 labelSelector: { matchLabels: w.selectorLabels },
                 matchLabelKeys: ["pod-template-hash"],
+                nodeTaintsPolicy: "Honor",
             },
         ]);
     });
@@ -284,5 +285,63 @@ describe("KubernetesWorkload on a real cluster's terms", () => {
         await deployed(w);
         assert.equal(w.envSecret, undefined);
         assert.deepEqual(ofType(SECRET), []);
+    });
+
+    describe("autoscale", () => {
+        const HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler";
+        const autoscale = { minReplicas: 2, maxReplicas: 4, cpuUtilization: 50 };
+
+        it("makes an autoscaling/v2 HorizontalPodAutoscaler on CPU for the Deployment, named after the app", async () => {
+            const w = new KubernetesWorkload("web", { image: DIGEST_REF, appName: "server", namespace: "shop", autoscale });
+            await deployed(w);
+            await known(w.autoscaler!.urn);
+            const hpa = registered(HPA, "web-autoscaler");
+            assert.equal(hpa.inputs.metadata.name, "server");
+            assert.equal(hpa.inputs.metadata.namespace, "shop");
+            assert.deepEqual(hpa.inputs.spec, {
+                scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "server" },
+                minReplicas: 2,
+                maxReplicas: 4,
+                metrics: [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 50 } } }],
+            });
+            assert.deepEqual(await typeChain(w.autoscaler!), ["dockyard:kubernetes:KubernetesWorkload", HPA]);
+        });
+
+        it("leaves the Deployment's replicas unset, so no update scales it back", async () => {
+            const d = await deployed(new KubernetesWorkload("web", { image: DIGEST_REF, autoscale }));
+            assert.ok(!("replicas" in d.spec) || d.spec.replicas === undefined, JSON.stringify(d.spec.replicas));
+            const fixed = await deployed(new KubernetesWorkload("fixed", { image: DIGEST_REF, replicas: 3 }));
+            assert.equal(fixed.spec.replicas, 3);
+            await settle();
+            assert.deepEqual(ofType(HPA).map((r) => r.name), ["web-autoscaler"]);
+        });
+
+        it("gives minReplicas of 2 or more the budget and the spread, as replicas does; 1 gets neither", async () => {
+            const two = new KubernetesWorkload("two", { image: DIGEST_REF, autoscale });
+            const one = new KubernetesWorkload("one", { image: DIGEST_REF, autoscale: { minReplicas: 1, maxReplicas: 5, cpuUtilization: 80 } });
+            assert.equal((await deployed(two)).spec.template.spec.topologySpreadConstraints.length, 1);
+            await known(two.podDisruptionBudget!.urn);
+            assert.deepEqual(registered(PDB, "two-pdb").inputs.spec.maxUnavailable, 1);
+            assert.equal((await deployed(one)).spec.template.spec.topologySpreadConstraints, undefined);
+            assert.equal(one.podDisruptionBudget, undefined);
+        });
+    });
+
+    describe("node loss", () => {
+        const tolerations = (seconds: number) =>
+            ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"].map((key) => ({ key, operator: "Exists", effect: "NoExecute", tolerationSeconds: seconds }));
+
+        it("replaces pods on a node that stopped answering after 30 s, not Kubernetes' 300 s", async () => {
+            const d = await deployed(new KubernetesWorkload("web", { image: DIGEST_REF }));
+            assert.deepEqual(d.spec.template.spec.tolerations, tolerations(30));
+        });
+
+        it("takes nodeLossTolerationSeconds, for services and jobs", async () => {
+            const d = await deployed(new KubernetesWorkload("web", { image: DIGEST_REF, nodeLossTolerationSeconds: 120 }));
+            assert.deepEqual(d.spec.template.spec.tolerations, tolerations(120));
+            const job = new KubernetesWorkload("batch", { image: DIGEST_REF, kind: "job", nodeLossTolerationSeconds: 0 });
+            await known(job.job!.urn);
+            assert.deepEqual(registered(JOB, "batch-job").inputs.spec.template.spec.tolerations, tolerations(0));
+        });
     });
 });

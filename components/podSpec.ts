@@ -1,0 +1,100 @@
+// The pod a KubernetesWorkload runs: container, hardening, probes, spread and node-loss tolerations.
+import type * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+
+/** Everything the pod is made from, defaults already applied. @internal */
+export interface PodSettings {
+    appName: string;
+    image: pulumi.Input<string>;
+    /** A job's pod serves no port, has no probes and is never restarted in place. */
+    isJob: boolean;
+    port: number;
+    args?: pulumi.Input<string>[];
+    env: pulumi.Input<k8s.types.input.core.v1.EnvVar>[];
+    requests: Record<string, string>;
+    limits: Record<string, string>;
+    readOnlyRootFilesystem: boolean;
+    readinessPath: string;
+    livenessPath: string;
+    preStopSleepSeconds: number;
+    shutdownTimeoutSeconds: number;
+    runAsUser: number;
+    serviceAccountName?: pulumi.Input<string>;
+    imagePullSecrets: { name: pulumi.Input<string> }[];
+    /** Spread the pods carrying these labels across nodes; none when unset. */
+    spreadLabels?: Record<string, string>;
+    nodeLossTolerationSeconds: number;
+}
+
+/** The node conditions whose taints evict a pod from a node that stopped answering. */
+const NODE_LOSS_TAINTS = ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"] as const;
+
+/** The pod spec: PSS `restricted`, no service-account token, drained before SIGTERM. @internal */
+export function podSpec(s: PodSettings): k8s.types.input.core.v1.PodSpec {
+    const container: k8s.types.input.core.v1.Container = {
+        name: s.appName,
+        image: s.image,
+        imagePullPolicy: "IfNotPresent",
+        args: s.args,
+        env: s.env,
+        resources: { requests: s.requests, limits: s.limits },
+        securityContext: {
+            allowPrivilegeEscalation: false,
+            readOnlyRootFilesystem: s.readOnlyRootFilesystem,
+            runAsNonRoot: true,
+            capabilities: { drop: ["ALL"] },
+        },
+        ...(s.isJob
+            ? {}
+            : {
+                  ports: [{ name: "http", containerPort: s.port, protocol: "TCP" }],
+                  readinessProbe: { httpGet: { path: s.readinessPath, port: "http" }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
+                  livenessProbe: { httpGet: { path: s.livenessPath, port: "http" }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
+                  lifecycle: s.preStopSleepSeconds > 0 ? { preStop: { sleep: { seconds: s.preStopSleepSeconds } } } : undefined,
+              }),
+    };
+    return {
+        serviceAccountName: s.serviceAccountName,
+        automountServiceAccountToken: false,
+        enableServiceLinks: false,
+        imagePullSecrets: s.imagePullSecrets.length > 0 ? s.imagePullSecrets : undefined,
+        securityContext: { runAsNonRoot: true, runAsUser: s.runAsUser, runAsGroup: s.runAsUser, seccompProfile: { type: "RuntimeDefault" } },
+        // SIGTERM arrives after the preStop sleep; leave the app its shutdown timeout plus a margin.
+        terminationGracePeriodSeconds: s.preStopSleepSeconds + s.shutdownTimeoutSeconds + 5,
+        restartPolicy: s.isJob ? "Never" : "Always",
+        // Without these, admission adds both at 300 s: pods would stay bound to a dead node for five minutes.
+        tolerations: NODE_LOSS_TAINTS.map((key) => ({ key, operator: "Exists", effect: "NoExecute", tolerationSeconds: s.nodeLossTolerationSeconds })),
+        topologySpreadConstraints: s.spreadLabels
+            ? [
+                  {
+                      maxSkew: 1,
+                      topologyKey: "kubernetes.io/hostname",
+                      whenUnsatisfiable: "ScheduleAnyway",
+                      labelSelector: { matchLabels: s.spreadLabels },
+                      // Spread each rollout's pods on their own, not counted against the old ones.
+                      matchLabelKeys: ["pod-template-hash"],
+                      // A cordoned or draining node is not a place to spread to.
+                      nodeTaintsPolicy: "Honor",
+                  },
+              ]
+            : undefined,
+        containers: [container],
+    };
+}
+
+/** The env values that turn out to be Pulumi secrets, by name: the env Secret's data, itself secret. @internal */
+export function secretValues(env: [string, pulumi.Input<string>][]): pulumi.Output<Record<string, string>> {
+    const outputs = env.map(([key, value]) => [key, pulumi.output(value)] as const);
+    return pulumi.output(Promise.all(outputs.map(([, v]) => pulumi.isSecret(v)))).apply((flags) =>
+        pulumi.secret(pulumi.all(Object.fromEntries(outputs.filter((_, i) => flags[i])))),
+    );
+}
+
+/** One env entry: a secret value by `secretKeyRef` into the env Secret, anything else as its plain value. @internal */
+export function envVar(key: string, value: pulumi.Input<string>, secretName: pulumi.Output<string> | undefined): pulumi.Input<k8s.types.input.core.v1.EnvVar> {
+    if (typeof value === "string" || secretName === undefined) return { name: key, value };
+    const out = pulumi.output(value);
+    return pulumi.output(pulumi.isSecret(out)).apply((secret) =>
+        secret ? pulumi.output({ name: key, valueFrom: { secretKeyRef: { name: secretName, key } } }) : out.apply((plain) => ({ name: key, value: plain })),
+    );
+}
