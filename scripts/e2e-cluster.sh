@@ -1,27 +1,40 @@
 #!/usr/bin/env bash
-# A real single-node Kubernetes cluster for the end-to-end suite, and a registry with a password.
+# A real two-node Kubernetes cluster for the end-to-end suite, and a registry with a password.
 #
-#   e2e-cluster.sh up <state-dir>     start everything; writes <state-dir>/cluster.json
-#   e2e-cluster.sh down <state-dir>   stop everything and put the host back (idempotent)
-#   e2e-cluster.sh sweep              `down` every state dir whose owner process is gone
+#   e2e-cluster.sh up <state-dir>                 start everything; writes <state-dir>/cluster.json
+#   e2e-cluster.sh down <state-dir>               stop everything and put the host back (idempotent)
+#   e2e-cluster.sh node-stop <state-dir> <node>   kill a node outright: kubelet, kube-proxy, containerd, its pods
+#   e2e-cluster.sh node-start <state-dir> <node>  start a stopped node again
+#   e2e-cluster.sh sweep                          `down` every state dir whose owner process is gone
 #
-# Everything runs inside a network namespace made here: etcd, the control plane, containerd, the
-# kubelet, kube-proxy and the registry. socat forwards two loopback ports of the host into it (the
-# API server, the registry), so the engine and the Docker engine reach them as 127.0.0.1:<port>,
-# the same name the node pulls from. What the kubelet changes on the host (three sysctls, a few
-# directories, cgroups) is recorded before it starts and restored by `down`.
+# Each node is a network namespace made here with its own containerd, kubelet and kube-proxy, a pod
+# CIDR of its own and routes to the other's. The first also holds etcd, the control plane and the
+# registry; the second is joined to it by a veth pair on the first one's bridge. socat forwards two
+# loopback ports of the host into the first (the API server, the registry), so the engine and the
+# Docker engine reach them as 127.0.0.1:<port>; a socat in the second namespace gives its node the
+# registry under the same name. What the kubelets change on the host (three sysctls, a few
+# directories, cgroups) is recorded before they start and restored by `down`.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
-NODE=dockyard-node
-NODE_IP=10.217.0.2
-POD_CIDR=10.218.0.0/24
+# Per node (same index): name, address on the nodes' network, pod CIDR, cgroup root.
+NODES=(dockyard-node-a dockyard-node-b)
+NODE_IPS=(10.217.0.2 10.217.0.3)
+POD_CIDRS=(10.218.0.0/24 10.218.1.0/24)
+CGROUP_ROOTS=(dockyard-e2e dockyard-e2e-b)
+CLUSTER_CIDR=10.218.0.0/16
+API_IP=${NODE_IPS[0]}
 SERVICE_CIDR=10.219.0.0/24
+# How fast a node that stopped answering is noticed: a real cluster's controller-manager waits 50 s
+# (checking every 5 s); the suite kills a node on purpose and would wait as long for nothing.
+NODE_MONITOR=(--node-monitor-grace-period=16s --node-monitor-period=2s)
+# How fast the autoscaler reacts: every 15 s, and scale-in only after 5 minutes of lower load, on a
+# real cluster; the suite looks every 5 s and scales in after 30 s, and metrics-server scrapes every 10 s.
+AUTOSCALER=(--horizontal-pod-autoscaler-sync-period=5s --horizontal-pod-autoscaler-downscale-stabilization=30s)
 SYSCTLS=(vm.overcommit_memory kernel.panic kernel.panic_on_oops)
 # Host paths the kubelet, containerd or the CNI plugins create when they are missing.
 # (/var/run is a link to /run: each path is named once, as it really is.)
 HOST_PATHS=(/var/log/containers /var/log/pods /var/lib/kubelet /var/lib/cni /run/containerd /run/netns /etc/cni /opt/cni)
-CGROUP_ROOT=dockyard-e2e
 
 log() { echo "e2e-cluster: $*" >&2; }
 
@@ -35,11 +48,12 @@ free_port() {
 }
 
 # Starts a daemon in its own session (a terminal's Ctrl-C reaches only the test process, whose
-# handler runs `down`), inside the cluster's network namespace unless told otherwise.
-start() { # <name> [--host] <command...>
+# handler runs `down`), inside the first node's network namespace unless told otherwise.
+start() { # <name> [--host | --netns <ns>] <command...>
     local name=$1; shift
     local prefix=(nsenter "--net=/run/netns/$NETNS")
     if [[ $1 == --host ]]; then prefix=(); shift; fi
+    if [[ $1 == --netns ]]; then prefix=(nsenter "--net=/run/netns/$2"); shift 2; fi
     setsid "${prefix[@]}" "$@" >"$S/logs/$name.log" 2>&1 < /dev/null &
     echo $! > "$S/pids/$name"
 }
@@ -61,13 +75,16 @@ pki() {
         openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -out "$1.crt" -days 2 "${ext[@]}" 2>/dev/null
     }
     cert apiserver "/CN=kube-apiserver" \
-        "IP:127.0.0.1,IP:$NODE_IP,IP:${SERVICE_CIDR%.0/24}.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+        "IP:127.0.0.1,IP:$API_IP,IP:${SERVICE_CIDR%.0/24}.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
     cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
     cert admin "/O=system:masters/CN=dockyard-e2e-admin"
     cert controller-manager "/CN=system:kube-controller-manager"
     cert scheduler "/CN=system:kube-scheduler"
-    cert kubelet "/O=system:nodes/CN=system:node:$NODE"
+    # The Node authorizer lets each kubelet touch only its own node and pods: one identity per node.
+    local node; for node in "${NODES[@]}"; do cert "kubelet-$node" "/O=system:nodes/CN=system:node:$node"; done
     cert kube-proxy "/CN=system:kube-proxy"
+    # The API server's identity towards aggregated APIs (metrics-server), which trust the names in its headers.
+    cert front-proxy-client "/CN=front-proxy-client"
     openssl genrsa -out sa.key 2048 2>/dev/null && openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
     cd - >/dev/null
 }
@@ -95,30 +112,55 @@ EOF
 }
 
 configs() {
-    local c=$S/config; mkdir -p "$c" "$S/cni" "$S/containerd/certs.d/127.0.0.1:$REGISTRY_PORT"
-    local inner=https://127.0.0.1:6443
-    for who in controller-manager scheduler kubelet kube-proxy; do kubeconfig "$c/$who.kubeconfig" "$inner" "$who"; done
+    local c=$S/config; mkdir -p "$c"
     kubeconfig "$S/kubeconfig" "https://127.0.0.1:$API_PORT" admin
+    local inner=https://127.0.0.1:6443
+    for who in controller-manager scheduler; do kubeconfig "$c/$who.kubeconfig" "$inner" "$who"; done
+    # metrics-server reads every node and pod: the harness runs it as the cluster admin instead of
+    # installing the RBAC its own manifests carry (on a real cluster it is the cluster's add-on).
+    kubeconfig "$c/metrics-server.kubeconfig" "$inner" admin
+    cat > "$c/registry.yml" <<EOF
+version: 0.1
+log: { level: warn }
+storage:
+  filesystem: { rootdirectory: $S/registry }
+  delete: { enabled: true }
+# Inside the first node's namespace only: the host reaches it through socat on loopback, the second
+# node through its own socat.
+http: { addr: "0.0.0.0:$REGISTRY_PORT" }
+auth:
+  htpasswd: { realm: dockyard-e2e, path: $c/htpasswd }
+EOF
+    htpasswd -Bbn "$REGISTRY_USER" "$REGISTRY_PASSWORD" > "$c/htpasswd"
+}
 
-    cat > "$S/cni/10-bridge.conflist" <<EOF
-{ "cniVersion": "0.4.0", "name": "dockyard-e2e", "plugins": [
+# Everything one node reads: its CNI network, containerd, kubelet and kube-proxy configs.
+node_configs() { # <index>
+    local i=$1 name=${NODES[$1]} ip=${NODE_IPS[$1]}
+    local n=$S/nodes/$name
+    mkdir -p "$n/cni" "$n/containerd/certs.d/127.0.0.1:$REGISTRY_PORT"
+    # Each node's components reach the API server on the first node's address.
+    kubeconfig "$n/kubelet.kubeconfig" "https://$API_IP:6443" "kubelet-$name"
+    kubeconfig "$n/kube-proxy.kubeconfig" "https://$API_IP:6443" kube-proxy
+    cat > "$n/cni/10-bridge.conflist" <<EOF
+{ "cniVersion": "0.4.0", "name": "$name", "plugins": [
   { "type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": false, "hairpinMode": true,
-    "ipam": { "type": "host-local", "dataDir": "$S/cni/ipam", "ranges": [[{ "subnet": "$POD_CIDR" }]],
+    "ipam": { "type": "host-local", "dataDir": "$n/cni/ipam", "ranges": [[{ "subnet": "${POD_CIDRS[$i]}" }]],
               "routes": [{ "dst": "0.0.0.0/0" }] } },
   { "type": "portmap", "capabilities": { "portMappings": true } } ] }
 EOF
-    cat > "$S/containerd/certs.d/127.0.0.1:$REGISTRY_PORT/hosts.toml" <<EOF
+    cat > "$n/containerd/certs.d/127.0.0.1:$REGISTRY_PORT/hosts.toml" <<EOF
 server = "http://127.0.0.1:$REGISTRY_PORT"
 [host."http://127.0.0.1:$REGISTRY_PORT"]
   capabilities = ["pull", "resolve"]
 EOF
-    cat > "$c/containerd.toml" <<EOF
+    cat > "$n/containerd.toml" <<EOF
 version = 2
-root = "$S/containerd/root"
-state = "$S/containerd/state"
+root = "$n/containerd/root"
+state = "$n/containerd/state"
 disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]
 [grpc]
-  address = "$S/containerd/containerd.sock"
+  address = "$n/containerd/containerd.sock"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "dockyard.local/pause:1"
   # No CAP_SYS_RESOURCE here: runc cannot lower oom_score_adj below its own.
@@ -130,22 +172,22 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
-        Root = "$S/containerd/runc"
+        Root = "$n/containerd/runc"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
-    conf_dir = "$S/cni"
+    conf_dir = "$n/cni"
   [plugins."io.containerd.grpc.v1.cri".registry]
-    config_path = "$S/containerd/certs.d"
+    config_path = "$n/containerd/certs.d"
 EOF
-    cat > "$c/kubelet.yaml" <<EOF
+    cat > "$n/kubelet.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
-# The host is cgroup v1, which 1.37 refuses unless told otherwise; pods' cgroups live under one
-# root of our own, so stopping the cluster can remove exactly them.
+# The host is cgroup v1, which 1.37 refuses unless told otherwise; pods' cgroups live under a root of
+# the node's own, so stopping a node or the cluster can remove exactly them.
 failCgroupV1: false
 cgroupDriver: cgroupfs
-cgroupRoot: /$CGROUP_ROOT
-address: $NODE_IP
+cgroupRoot: /${CGROUP_ROOTS[$i]}
+address: $ip
 readOnlyPort: 0
 authentication:
   anonymous: { enabled: false }
@@ -153,40 +195,29 @@ authentication:
   x509: { clientCAFile: $S/pki/ca.crt }
 authorization: { mode: Webhook }
 clusterDomain: cluster.local
-podLogsDir: $S/pod-logs
+podLogsDir: $n/pod-logs
 failSwapOn: false
 serializeImagePulls: false
 imageGCHighThresholdPercent: 100
 evictionHard: { memory.available: "100Mi", nodefs.available: "1%", imagefs.available: "1%", nodefs.inodesFree: "1%" }
 EOF
-    cat > "$c/kube-proxy.yaml" <<EOF
+    cat > "$n/kube-proxy.yaml" <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 mode: iptables
-clientConnection: { kubeconfig: $c/kube-proxy.kubeconfig }
-hostnameOverride: $NODE
-bindAddress: $NODE_IP
-clusterCIDR: $POD_CIDR
+clientConnection: { kubeconfig: $n/kube-proxy.kubeconfig }
+hostnameOverride: $name
+bindAddress: $ip
+clusterCIDR: $CLUSTER_CIDR
 metricsBindAddress: 127.0.0.1:10249
 healthzBindAddress: 127.0.0.1:10256
 # Zero leaves the host-wide conntrack sysctls alone.
 conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s }
 EOF
-    cat > "$c/registry.yml" <<EOF
-version: 0.1
-log: { level: warn }
-storage:
-  filesystem: { rootdirectory: $S/registry }
-  delete: { enabled: true }
-http: { addr: "127.0.0.1:$REGISTRY_PORT" }
-auth:
-  htpasswd: { realm: dockyard-e2e, path: $c/htpasswd }
-EOF
-    htpasswd -Bbn "$REGISTRY_USER" "$REGISTRY_PASSWORD" > "$c/htpasswd"
 }
 
 # The sandbox ("pause") image: nothing can be pulled, so a static binary of our own in a scratch
-# image is imported into containerd's Kubernetes namespace.
+# image, saved once and imported into each node's containerd.
 pause_image() {
     local d=$S/pause; mkdir -p "$d"
     (cd "$here/../test/e2e/tools" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$d/pause" ./cmd/pause)
@@ -195,25 +226,107 @@ pause_image() {
     DOCKER_BUILDKIT=1 "$docker" build -q -t dockyard.local/pause:1 "$d" >/dev/null
     "$docker" save dockyard.local/pause:1 > "$d/pause.tar"
     "$docker" rmi dockyard.local/pause:1 >/dev/null
-    ctr --address "$S/containerd/containerd.sock" -n k8s.io images import "$d/pause.tar" >/dev/null
 }
 
-# The kubelet puts every pod under one cgroup root of ours, which must exist in each v1 hierarchy.
-make_cgroups() {
+# The kubelet puts every pod under one cgroup root of its node's, which must exist in each v1 hierarchy.
+make_cgroups() { # <cgroup root>
     local h
     for h in /sys/fs/cgroup/*/; do
         [[ -e $h/cgroup.procs ]] || continue
-        mkdir -p "$h$CGROUP_ROOT"
+        mkdir -p "$h$1"
         # A new cpuset has no CPUs or memory nodes until given its parent's.
         if [[ -e $h/cpuset.cpus ]]; then
-            cat "$h/cpuset.cpus" > "$h$CGROUP_ROOT/cpuset.cpus"
-            cat "$h/cpuset.mems" > "$h$CGROUP_ROOT/cpuset.mems"
+            cat "$h/cpuset.cpus" > "$h$1/cpuset.cpus"
+            cat "$h/cpuset.mems" > "$h$1/cpuset.mems"
         fi
     done
 }
 
 in_netns() { nsenter "--net=/run/netns/$NETNS" "$@"; }
 kubectl_() { "$BIN/kubectl" --kubeconfig "$S/kubeconfig" "$@"; }
+node_netns() { (($1 == 0)) && echo "$NETNS" || echo "$NETNS-${NODES[$1]##*-}"; }
+node_index() { # <name>
+    local i; for i in "${!NODES[@]}"; do [[ ${NODES[$i]} == "$1" ]] && { echo "$i"; return 0; }; done
+    log "no node named $1 (nodes: ${NODES[*]})"; return 1
+}
+
+# The second node's network namespace: a veth pair joins it to the first one's bridge, and each
+# routes the other's pod CIDR through the other's node address.
+node_network() { # <index>
+    local i=$1 ns; ns=$(node_netns "$1")
+    local peer=veth-${NODES[$i]##*-}
+    ip netns add "$ns"
+    ip link add "$peer" type veth peer name eth0 netns "$ns"
+    ip link set "$peer" netns "$NETNS"
+    in_netns ip link set "$peer" master node0 up
+    nsenter "--net=/run/netns/$ns" sh -c "ip link set lo up && ip addr add ${NODE_IPS[$i]}/24 dev eth0 && ip link set eth0 up &&
+        ip route add default dev eth0 && ip route add ${POD_CIDRS[0]} via ${NODE_IPS[0]}"
+    in_netns ip route add "${POD_CIDRS[$i]}" via "${NODE_IPS[$i]}"
+}
+
+# Starts one node's containerd, kubelet and kube-proxy (and, off the first node, its registry forward).
+node_start() { # <index>
+    local i=$1 name=${NODES[$1]} ns n=$S/nodes/${NODES[$1]}
+    ns=$(node_netns "$i")
+    make_cgroups "${CGROUP_ROOTS[$i]}"
+    start "containerd-$name" --netns "$ns" containerd --config "$n/containerd.toml"
+    wait_for "containerd of $name" 30 ctr --address "$n/containerd/containerd.sock" version
+    ctr --address "$n/containerd/containerd.sock" -n k8s.io images import "$S/pause/pause.tar" >/dev/null
+    if ((i > 0)); then
+        start "registry-forward-$name" --netns "$ns" socat "TCP-LISTEN:$REGISTRY_PORT,bind=127.0.0.1,reuseaddr,fork" "TCP:$API_IP:$REGISTRY_PORT"
+    fi
+    start "kubelet-$name" --netns "$ns" "$BIN/kubelet" --config="$n/kubelet.yaml" --kubeconfig="$n/kubelet.kubeconfig" \
+        --container-runtime-endpoint="unix://$n/containerd/containerd.sock" --root-dir="$n/kubelet" \
+        --node-ip="${NODE_IPS[$i]}" --hostname-override="$name"
+    start "kube-proxy-$name" --netns "$ns" "$BIN/kube-proxy" --config="$n/kube-proxy.yaml"
+}
+
+# A node lost at once, as a machine that dies: no drain, no graceful stop, its pods' processes gone.
+node_kill() { # <index>
+    local i=$1 name=${NODES[$1]} f
+    for f in kubelet kube-proxy registry-forward containerd; do kill_pid_file "$S/pids/$f-$name" KILL; done
+    kill_shims "$S/nodes/$name/containerd/containerd.sock"
+    kill_cgroup_procs "${CGROUP_ROOTS[$i]}"
+}
+
+# metrics-server beside the control plane, reached by the API server's aggregator as metrics.k8s.io
+# through a selector-less Service whose one endpoint is this namespace's address.
+metrics_server() {
+    local bin; bin=$("$here/engines/metrics-server.sh")
+    local c=$S/config
+    start metrics-server "$bin/metrics-server" --secure-port=4443 --cert-dir="$S/metrics-server" \
+        --kubeconfig="$c/metrics-server.kubeconfig" --authentication-kubeconfig="$c/metrics-server.kubeconfig" \
+        --authorization-kubeconfig="$c/metrics-server.kubeconfig" \
+        --kubelet-insecure-tls --kubelet-preferred-address-types=InternalIP --metric-resolution=10s
+    kubectl_ apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Service
+metadata: { name: metrics-server, namespace: kube-system }
+spec: { ports: [{ name: https, port: 443, targetPort: 4443, protocol: TCP }] }
+---
+apiVersion: v1
+kind: Endpoints
+metadata: { name: metrics-server, namespace: kube-system }
+subsets: [{ addresses: [{ ip: "$API_IP" }], ports: [{ name: https, port: 4443, protocol: TCP }] }]
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: { name: v1beta1.metrics.k8s.io }
+spec:
+  service: { name: metrics-server, namespace: kube-system, port: 443 }
+  group: metrics.k8s.io
+  version: v1beta1
+  insecureSkipTLSVerify: true
+  groupPriorityMinimum: 100
+  versionPriority: 100
+EOF
+}
+
+# True once the metrics API reports every node.
+node_metrics() {
+    local listed; listed=$(kubectl_ get --raw /apis/metrics.k8s.io/v1beta1/nodes) || return 1
+    local node; for node in "${NODES[@]}"; do [[ $listed == *"\"$node\""* ]] || return 1; done
+}
 
 up() {
     mkdir -p "$S/pids" "$S/logs"
@@ -229,16 +342,21 @@ up() {
     REGISTRY_USER=dockyard-e2e
     REGISTRY_PASSWORD=$(openssl rand -hex 16)
     echo "$NETNS" > "$S/netns"
+    # What node-stop and node-start need to find the cluster again.
+    declare -p BIN NETNS API_PORT REGISTRY_PORT > "$S/env"
 
     ip netns add "$NETNS"
     in_netns ip link set lo up
     in_netns ip link add node0 type bridge
-    in_netns ip addr add "$NODE_IP/24" dev node0
+    in_netns ip addr add "$API_IP/24" dev node0
     in_netns ip link set node0 up
     in_netns ip route add default dev node0
+    local i
+    for ((i = 1; i < ${#NODES[@]}; i++)); do node_network "$i"; done
 
     pki
     configs
+    for i in "${!NODES[@]}"; do node_configs "$i"; done
 
     start registry docker-registry serve "$S/config/registry.yml"
     # Each accepted connection is carried into the namespace by a socat started there.
@@ -252,47 +370,56 @@ up() {
         --listen-peer-urls http://127.0.0.1:2380
     local p=$S/pki c=$S/config
     start kube-apiserver "$BIN/kube-apiserver" --etcd-servers=http://127.0.0.1:2379 \
-        --bind-address=0.0.0.0 --secure-port=6443 --advertise-address="$NODE_IP" \
+        --bind-address=0.0.0.0 --secure-port=6443 --advertise-address="$API_IP" \
         --service-cluster-ip-range="$SERVICE_CIDR" \
         --tls-cert-file="$p/apiserver.crt" --tls-private-key-file="$p/apiserver.key" --client-ca-file="$p/ca.crt" \
         --kubelet-client-certificate="$p/apiserver-kubelet-client.crt" --kubelet-client-key="$p/apiserver-kubelet-client.key" \
         --service-account-issuer=https://kubernetes.default.svc.cluster.local \
         --service-account-key-file="$p/sa.pub" --service-account-signing-key-file="$p/sa.key" \
         --kubelet-preferred-address-types=InternalIP \
+        --requestheader-client-ca-file="$p/ca.crt" --requestheader-allowed-names=front-proxy-client \
+        --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
+        --requestheader-extra-headers-prefix=X-Remote-Extra- \
+        --proxy-client-cert-file="$p/front-proxy-client.crt" --proxy-client-key-file="$p/front-proxy-client.key" \
+        --enable-aggregator-routing=true \
         --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction --profiling=false
-    wait_for "the API server" 60 in_netns "$BIN/kubectl" --kubeconfig "$c/kube-proxy.kubeconfig" get --raw /readyz
+    wait_for "the API server" 60 kubectl_ get --raw /readyz
     start kube-controller-manager "$BIN/kube-controller-manager" --kubeconfig="$c/controller-manager.kubeconfig" \
         --authentication-kubeconfig="$c/controller-manager.kubeconfig" --authorization-kubeconfig="$c/controller-manager.kubeconfig" \
         --bind-address=127.0.0.1 --leader-elect=false --use-service-account-credentials \
-        --service-account-private-key-file="$p/sa.key" --root-ca-file="$p/ca.crt" --profiling=false
+        --service-account-private-key-file="$p/sa.key" --root-ca-file="$p/ca.crt" --profiling=false \
+        "${NODE_MONITOR[@]}" "${AUTOSCALER[@]}"
     start kube-scheduler "$BIN/kube-scheduler" --kubeconfig="$c/scheduler.kubeconfig" \
         --authentication-kubeconfig="$c/scheduler.kubeconfig" --authorization-kubeconfig="$c/scheduler.kubeconfig" \
         --bind-address=127.0.0.1 --leader-elect=false --profiling=false
 
-    make_cgroups
-    start containerd containerd --config "$c/containerd.toml"
-    wait_for containerd 30 ctr --address "$S/containerd/containerd.sock" version
     pause_image
-    start kubelet "$BIN/kubelet" --config="$c/kubelet.yaml" --kubeconfig="$c/kubelet.kubeconfig" \
-        --container-runtime-endpoint="unix://$S/containerd/containerd.sock" --root-dir="$S/kubelet" \
-        --node-ip="$NODE_IP" --hostname-override="$NODE"
-    start kube-proxy "$BIN/kube-proxy" --config="$c/kube-proxy.yaml"
+    for i in "${!NODES[@]}"; do node_start "$i"; done
+    metrics_server
 
-    wait_for "the API server on 127.0.0.1:$API_PORT" 30 kubectl_ get --raw /readyz
-    wait_for "node $NODE to be Ready" 90 kubectl_ wait --for=condition=Ready "node/$NODE" --timeout=1s
+    local node
+    for node in "${NODES[@]}"; do
+        wait_for "node $node to be Ready" 90 kubectl_ wait --for=condition=Ready "node/$node" --timeout=1s
+    done
     wait_for "the default ServiceAccount" 60 kubectl_ get serviceaccount default -n default
+    wait_for "the resource metrics API (metrics-server's first scrape of every node)" 90 node_metrics
     wait_for "the registry" 30 curl -fsS -u "$REGISTRY_USER:$REGISTRY_PASSWORD" "http://127.0.0.1:$REGISTRY_PORT/v2/"
 
+    local nodes_json="" sep=""
+    for node in "${NODES[@]}"; do
+        nodes_json+="$sep{ \"name\": \"$node\", \"containerd\": \"$S/nodes/$node/containerd/containerd.sock\" }"; sep=", "
+    done
     cat > "$S/cluster.json" <<EOF
 {
   "kubeconfig": "$S/kubeconfig",
   "kubectl": "$BIN/kubectl",
-  "containerd": "$S/containerd/containerd.sock",
+  "nodes": [$nodes_json],
+  "nodeMonitorGracePeriodSeconds": 16,
   "version": "$("$BIN/kubectl" version --client -o json | sed -n 's/.*"gitVersion": "\(.*\)",/\1/p' | head -n1)",
   "registry": { "server": "127.0.0.1:$REGISTRY_PORT", "username": "$REGISTRY_USER", "password": "$REGISTRY_PASSWORD" }
 }
 EOF
-    log "up: API https://127.0.0.1:$API_PORT, registry 127.0.0.1:$REGISTRY_PORT, namespace $NETNS"
+    log "up: API https://127.0.0.1:$API_PORT, registry 127.0.0.1:$REGISTRY_PORT, nodes ${NODES[*]}, namespace $NETNS"
 }
 
 # Every PID `down` signals: it returns only once each has exited. (An exited process may linger as a
@@ -301,19 +428,21 @@ KILLED=()
 
 running() { [[ -e /proc/$1 ]] && [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) != Z ]]; }
 
-kill_pid_file() { # <pid file> — TERM, a grace period, then KILL
+kill_pid_file() { # <pid file> [KILL] — TERM, a grace period, then KILL; or KILL at once
     local pid; pid=$(cat "$1" 2>/dev/null) || return 0
     KILLED+=("$pid")
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || return 0
-    for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if [[ ${2:-} != KILL ]]; then
+        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || { rm -f "$1"; return 0; }
+        for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi
     kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
     rm -f "$1"
 }
 
-# Every process left in the pods' cgroups (containers, shims' children): killed outright.
-kill_cgroup_procs() {
+# Every process left in a node's pod cgroups (containers, shims' children): killed outright.
+kill_cgroup_procs() { # <cgroup root>
     local h
-    for h in /sys/fs/cgroup/*/"$CGROUP_ROOT"; do
+    for h in /sys/fs/cgroup/*/"$1"; do
         [[ -d $h ]] || continue
         local pids
         mapfile -t pids < <(find "$h" -name cgroup.procs -exec cat {} + 2>/dev/null)
@@ -323,10 +452,29 @@ kill_cgroup_procs() {
     done
 }
 
+# The runc shims of one containerd: they outlive it, and keep its containers' processes running.
+kill_shims() { # <containerd socket>
+    local shims
+    mapfile -t shims < <(pgrep -f "containerd-shim-runc-v2 .*-address $1")
+    if ((${#shims[@]})); then KILLED+=("${shims[@]}"); kill -KILL "${shims[@]}" 2>/dev/null; fi
+    return 0
+}
+
+wait_killed() {
+    local pid
+    for pid in "${KILLED[@]}"; do
+        for _ in $(seq 100); do running "$pid" || break; sleep 0.1; done
+        running "$pid" && log "process $pid ($(cat "/proc/$pid/comm" 2>/dev/null)) still runs after 10 s"
+    done
+    return 0
+}
+
 remove_cgroups() {
-    local h
-    for h in /sys/fs/cgroup/*/"$CGROUP_ROOT"; do
-        [[ -d $h ]] && find "$h" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+    local h root
+    for root in "${CGROUP_ROOTS[@]}"; do
+        for h in /sys/fs/cgroup/*/"$root"; do
+            [[ -d $h ]] && find "$h" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+        done
     done
 }
 
@@ -335,14 +483,13 @@ down() {
     # It removes the state dir at the end: never anything but one of ours.
     [[ ${S##*/} == dockyard-e2e-* ]] || { log "refusing to treat $S as a cluster state dir"; return 1; }
     set +e
-    # Node first, so nothing restarts what is being stopped; then what runs the pods.
-    for name in kubelet kube-proxy; do kill_pid_file "$S/pids/$name"; done
-    kill_cgroup_procs
-    local shims
-    mapfile -t shims < <(pgrep -f "containerd-shim-runc-v2 .*-address $S/containerd/containerd.sock")
-    if ((${#shims[@]})); then KILLED+=("${shims[@]}"); kill -KILL "${shims[@]}" 2>/dev/null; fi
+    # Nodes first, so nothing restarts what is being stopped; then what runs the pods.
+    local f root node
+    for f in "$S"/pids/kubelet-* "$S"/pids/kube-proxy-*; do [[ -e $f ]] && kill_pid_file "$f"; done
+    for root in "${CGROUP_ROOTS[@]}"; do kill_cgroup_procs "$root"; done
+    for node in "${NODES[@]}"; do kill_shims "$S/nodes/$node/containerd/containerd.sock"; done
     for f in "$S"/pids/*; do [[ -e $f ]] && kill_pid_file "$f"; done
-    kill_cgroup_procs
+    for root in "${CGROUP_ROOTS[@]}"; do kill_cgroup_procs "$root"; done
 
     # Mounts under the state dir (pod volumes, rootfs, shm) and the sandboxes' network namespaces.
     local netns_new=() ns
@@ -356,11 +503,7 @@ down() {
     for ns in "${netns_new[@]}"; do ip netns delete "$ns" 2>/dev/null || { umount "/run/netns/$ns"; rm -f "/run/netns/$ns"; }; done
     [[ -f $S/netns ]] && ip netns delete "$(cat "$S/netns")" 2>/dev/null
 
-    local pid
-    for pid in "${KILLED[@]}"; do
-        for _ in $(seq 100); do running "$pid" || break; sleep 0.1; done
-        running "$pid" && log "process $pid ($(cat "/proc/$pid/comm" 2>/dev/null)) still runs after 10 s"
-    done
+    wait_killed
     remove_cgroups
     if [[ -f $S/sysctls ]]; then
         while IFS='=' read -r key value; do sysctl -qw "$key=$value"; done < "$S/sysctls"
@@ -396,7 +539,8 @@ live_cluster() {
     return 1
 }
 
-cmd=${1:?usage: e2e-cluster.sh up|down <state-dir> | sweep}
+usage="usage: e2e-cluster.sh up|down <state-dir> | node-stop|node-start <state-dir> <node> | sweep"
+cmd=${1:?$usage}
 case $cmd in
     up)
         S=${2:?state dir}; OWNER_PID=${OWNER_PID:-$PPID}
@@ -411,6 +555,21 @@ case $cmd in
         trap - EXIT
         ;;
     down) S=${2:?state dir}; down ;;
+    node-stop | node-start)
+        S=${2:?state dir}
+        [[ -f $S/env ]] || { log "no cluster in $S"; exit 1; }
+        # shellcheck source=/dev/null
+        source "$S/env"
+        i=$(node_index "${3:?node name}")
+        if [[ $cmd == node-stop ]]; then
+            node_kill "$i"
+            wait_killed
+            log "node ${NODES[$i]} stopped"
+        else
+            node_start "$i"
+            log "node ${NODES[$i]} started"
+        fi
+        ;;
     sweep) sweep ;;
-    *) echo "usage: e2e-cluster.sh up|down <state-dir> | sweep" >&2; exit 2 ;;
+    *) echo "$usage" >&2; exit 2 ;;
 esac

@@ -14,13 +14,13 @@ import { program } from "../../compose";
 import { Cluster, hostSnapshot } from "../support/cluster";
 import { Janitor, appsDir, dockerCli, ensureEngine, ensureGoBaseImage, repoRoot, run, waitUntil } from "../support/docker";
 import { type Engine, startEngine } from "../support/engine";
-import { Probe } from "../support/probe";
+import { Probe, type ProbeSummary } from "../support/probe";
 
 const timings: [string, number][] = [];
 let stepStarted = 0;
 
 /** Each step's wall time, printed as a table when the suite ends. */
-function timed(title: string, fn: () => Promise<void>): void {
+function timed(title: string, fn: (this: Mocha.Context) => Promise<void>): void {
     it(title, async function () {
         stepStarted = Date.now();
         try {
@@ -77,11 +77,11 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         return digest;
     }
 
-    function appsConfig(server: string, hello: string): string {
-        return JSON.stringify({ hello: { kind: "job", image: hello }, server: { replicas: 2, image: server } });
+    function appsConfig(server: string, hello: string, serverSettings: Record<string, unknown> = { replicas: 2 }): string {
+        return JSON.stringify({ hello: { kind: "job", image: hello }, server: { ...serverSettings, image: server } });
     }
 
-    async function configure(extra: Record<string, string> = {}): Promise<void> {
+    async function configure(extra: Record<string, string> = {}, serverSettings?: Record<string, unknown>): Promise<void> {
         const { server, username } = cluster.info.registry;
         const plain: Record<string, string> = {
             "dockyard:target": "kubernetes",
@@ -92,7 +92,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
             "dockyard:readyTimeoutSeconds": "60",
             // Pinned to the cluster under test, as a stack pins it to its own.
             "dockyard:podSecurityVersion": cluster.minorVersion,
-            "dockyard:apps": appsConfig(refs.server, refs.hello),
+            "dockyard:apps": appsConfig(refs.server, refs.hello, serverSettings),
             ...extra,
         };
         await stack.setAllConfig(Object.fromEntries(Object.entries(plain).map(([k, value]) => [k, { value }])));
@@ -116,6 +116,22 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
 
     async function serverPods(ns = namespace): Promise<any[]> {
         return (await cluster.getJson(["get", "pods", "-n", ns, "-l", "app.kubernetes.io/name=server"])).items;
+    }
+
+    const isReady = (pod: any) => !pod.metadata.deletionTimestamp && pod.status.conditions?.some((c: any) => c.type === "Ready" && c.status === "True");
+
+    /** The server pods that are Ready and not going away, once there are `count` of them (and, given `on`, all on that node). */
+    function readyServerPods(count: number, timeoutMs: number, on?: string): Promise<any[]> {
+        return waitUntil(`${count} Ready server pods${on ? ` on ${on}` : ""}`, timeoutMs, async () => {
+            const ready = (await serverPods()).filter(isReady);
+            return ready.length === count && (!on || ready.every((p) => p.spec.nodeName === on)) ? ready : undefined;
+        });
+    }
+
+    /** Evicts a pod through the eviction API as a dry run: what the disruption budget answers, and nothing evicted. */
+    async function evictionAnswer(pod: string): Promise<{ code: number; stderr: string }> {
+        const eviction = { apiVersion: "policy/v1", kind: "Eviction", metadata: { name: pod, namespace }, deleteOptions: { dryRun: ["All"] } };
+        return cluster.kubectl(["create", "--raw", `/api/v1/namespaces/${namespace}/pods/${pod}/eviction`, "-f", "-"], JSON.stringify(eviction));
     }
 
     /** The image IDs the node resolved for an app's pods: what really runs, byte for byte. */
@@ -171,6 +187,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
     after(async function () {
         this.timeout(5 * 60_000);
         try {
+            await load?.stop().catch(() => undefined);
             if (prod) await prod.destroy({ color: "never" }).catch(() => undefined);
             if (stack) await stack.destroy({ color: "never" }).catch(() => undefined);
         } finally {
@@ -211,7 +228,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
             if (!cluster.local) continue;
             // What runs, read from the process itself: UID 65532, root filesystem mounted read-only.
             const containerId = pod.status.containerStatuses[0].containerID.replace("containerd://", "");
-            const tasks = (await cluster.ctr(["tasks", "ls"])).stdout;
+            const tasks = (await cluster.ctr(pod.spec.nodeName, ["tasks", "ls"])).stdout;
             const pid = tasks.split("\n").find((l) => l.startsWith(containerId))?.split(/\s+/)[1];
             assert.ok(pid, `a running task for ${containerId}`);
             assert.match(fs.readFileSync(`/proc/${pid}/status`, "utf8"), /^Uid:\s+65532\s+65532\s+65532\s+65532$/m);
@@ -376,6 +393,148 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         await other.destroy({ color: "never" });
         await cluster.kubectlOk(["get", "namespace", taken]);
         await other.workspace.removeStack("e2e-adopt");
+    });
+
+
+    // More than one machine: both nodes, a drain, a node lost outright, and the autoscaler. The client
+    // probe runs pinned to the first node, which stays up throughout.
+    const nodes = () => cluster.info.nodes?.map((n) => n.name) ?? [];
+
+    timed("N1. server's two replicas run one on each node", async function () {
+        if (nodes().length < 2) this.skip();
+        const pods = await readyServerPods(2, 120_000);
+        assert.deepEqual(pods.map((p) => p.spec.nodeName).sort(), nodes().sort());
+    });
+
+    timed("N2. draining a node moves its pod with zero failed requests; the budget refuses the last ready pod meanwhile", async function () {
+        if (nodes().length < 2) this.skip();
+        const [stay, drained] = nodes();
+        const loop = await probe.loop(await serviceUrl(), { node: stay });
+        // The node that stays is cordoned too, so the evicted pod's replacement waits unscheduled: a
+        // window that does not depend on how fast a pod becomes Ready.
+        await cluster.kubectlOk(["cordon", stay]);
+        const drain = cluster.kubectl(["drain", drained, "--ignore-daemonsets", "--delete-emptydir-data", "--force", "--timeout=180s"]);
+        try {
+            const evicted = await waitUntil(`the server pod on ${drained} to be evicted`, 60_000, async () =>
+                (await serverPods()).find((p) => p.spec.nodeName === drained && p.metadata.deletionTimestamp),
+            );
+            const last = (await serverPods()).filter(isReady);
+            assert.equal(last.length, 1, `one ready pod left: ${last.map((p) => p.metadata.name).join(", ")}`);
+            assert.equal(last[0].spec.nodeName, stay);
+            const refused = await evictionAnswer(last[0].metadata.name);
+            assert.notEqual(refused.code, 0, `evicting ${last[0].metadata.name} while ${evicted.metadata.name} is replaced must be refused`);
+            assert.match(refused.stderr, /Cannot evict pod as it would violate the pod's disruption budget/);
+        } finally {
+            await cluster.kubectlOk(["uncordon", stay]);
+        }
+        const drained_ = await drain;
+        assert.equal(drained_.code, 0, drained_.stderr);
+        const pods = await readyServerPods(2, 120_000, stay);
+        const summary = await loop.stop();
+        await cluster.kubectlOk(["uncordon", drained]);
+        assert.equal(pods.length, 2);
+        assert.ok(summary.requests > 100, `the loop ran: ${JSON.stringify(summary)}`);
+        assert.equal(summary.failures, 0, `failed requests during the drain: ${JSON.stringify(summary)}`);
+    });
+
+    timed("N3. a node lost outright: requests fail only until it is marked not ready; its pod is replaced on the other node", async function () {
+        if (!cluster.local || nodes().length < 2) this.skip();
+        const [stay, lost] = nodes();
+        // Back to one pod on each node: the drain left both on the first. A pod deleted there is recreated
+        // where the spread sends it (a rollout restart would also do, but leaves an annotation as drift).
+        const crowded = (await serverPods()).filter(isReady);
+        if (crowded.every((p) => p.spec.nodeName === stay)) await cluster.kubectlOk(["delete", "pod", crowded[0].metadata.name, "-n", namespace]);
+        const before = await waitUntil("one Ready server pod on each node", 120_000, async () => {
+            const ready = (await serverPods()).filter(isReady);
+            return ready.length === 2 && new Set(ready.map((p) => p.spec.nodeName)).size === 2 ? ready : undefined;
+        });
+        assert.deepEqual(before.map((p) => p.spec.nodeName).sort(), nodes().sort());
+        const loop = await probe.loop(await serviceUrl(), { node: stay });
+        const killed = Date.now();
+        cluster.node("stop", lost);
+        try {
+            await waitUntil(`node ${lost} to be marked NotReady`, 120_000, async () => {
+                const node = await cluster.getJson(["get", "node", lost]);
+                return node.status.conditions.some((c: any) => c.type === "Ready" && c.status !== "True") ? true : undefined;
+            });
+            const notReadyAfter = (Date.now() - killed) / 1000;
+            await readyServerPods(2, 180_000, stay);
+            const recoveredAfter = (Date.now() - killed) / 1000;
+            const summary = await loop.stop();
+            const outage = summary.failures > 0 ? summary.lastFailure! - summary.firstFailure! : 0;
+            console.log(
+                `      node ${lost} lost: marked NotReady after ${notReadyAfter.toFixed(1)} s; ${summary.failures} of ${summary.requests} requests failed ` +
+                    `over ${outage.toFixed(1)} s; 2 Ready pods on ${stay} after ${recoveredAfter.toFixed(1)} s`,
+            );
+            // The dead node's pod stays an endpoint until the node is marked not ready: failures, then none.
+            assert.ok(summary.failures > 0, `requests to the lost node's pod must fail at first: ${JSON.stringify(summary)}`);
+            const bound = cluster.info.nodeMonitorGracePeriodSeconds! + 10;
+            assert.ok(outage <= bound, `failures lasted ${outage.toFixed(1)} s; the node-monitor grace period (${bound - 10} s) + 10 s bounds them`);
+            // Replaced once the node-loss toleration (30 s by default) runs out after the node went NotReady.
+            assert.ok(recoveredAfter <= notReadyAfter + 30 + 60, `back to 2 Ready pods after ${recoveredAfter.toFixed(1)} s`);
+        } finally {
+            cluster.node("start", lost);
+        }
+        await waitUntil(`node ${lost} to be Ready again`, 120_000, async () => {
+            const node = await cluster.getJson(["get", "node", lost]);
+            return node.status.conditions.some((c: any) => c.type === "Ready" && c.status === "True") ? true : undefined;
+        });
+        // The pod the lost node held is gone for good once its kubelet is back to confirm it.
+        await waitUntil("the lost node's pod to be gone", 120_000, async () => ((await serverPods()).every((p) => p.spec.nodeName !== lost) ? true : undefined));
+    });
+
+    let load: { stop: () => Promise<ProbeSummary> } | undefined;
+    const autoscale = { minReplicas: 2, maxReplicas: 4, cpuUtilization: 50 };
+
+    timed("N4. autoscale: the HPA scales server out under CPU load, and a refreshed preview shows no changes meanwhile", async function () {
+        if (nodes().length < 2) this.skip();
+        await configure({}, { autoscale });
+        const { ops } = await up(stack);
+        assert.deepEqual(ops, ["create kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "update kubernetes:apps/v1:Deployment"]);
+        const hpa = await cluster.getJson(["get", "hpa", "server", "-n", namespace]);
+        assert.deepEqual([hpa.spec.minReplicas, hpa.spec.maxReplicas], [2, 4]);
+        await readyServerPods(2, 120_000);
+        // A bounded load: one client, 16 workers without pauses, for at most 10 minutes (stopped in N5).
+        const started = Date.now();
+        load = await probe.loop(await serviceUrl(), { extraArgs: ["-workers", "16", "-pause", "0s"] });
+        const pods = await waitUntil("the autoscaler to scale server out to 3 or more", 180_000, async () => {
+            const ready = (await serverPods()).filter(isReady);
+            return ready.length >= 3 ? ready : undefined;
+        });
+        console.log(`      scaled out to ${pods.length} Ready pods ${((Date.now() - started) / 1000).toFixed(1)} s after the load started`);
+        assert.ok(new Set(pods.map((p) => p.spec.nodeName)).size === 2, `spread over both nodes: ${pods.map((p) => p.spec.nodeName).join(", ")}`);
+        const preview = await stack.preview({ expectNoChanges: true, refresh: true, color: "never" });
+        assert.deepEqual(Object.keys(preview.changeSummary), ["same"]);
+        assert.ok((await cluster.getJson(["get", "deployment", "server", "-n", namespace])).spec.replicas >= 3, "the preview scaled nothing back");
+    });
+
+    timed("N5. a new server image rolls with zero failed requests while scaled out; without load it scales back in", async function () {
+        if (!load) this.skip();
+        const replicas = (await cluster.getJson(["get", "deployment", "server", "-n", namespace])).spec.replicas;
+        assert.ok(replicas >= 3, `scaled out: ${replicas}`);
+        refs.server = await pushApp("server", "v5");
+        refsHistory.server.push(refs.server);
+        await configure({}, { autoscale });
+        const measured = await probe.loop(await serviceUrl());
+        const { ops } = await up(stack);
+        assert.deepEqual(ops, ["update kubernetes:apps/v1:Deployment"]);
+        await waitUntil("the old server pods to be gone", 180_000, async () => {
+            const current = await serverPods();
+            return current.length >= 3 && current.every((p) => p.spec.containers[0].image === refs.server && isReady(p)) ? true : undefined;
+        });
+        const summary = await measured.stop();
+        assert.equal(summary.failures, 0, `failed requests during the rollout at ${replicas} replicas: ${JSON.stringify(summary)}`);
+        const loadSummary = await load!.stop();
+        load = undefined;
+        console.log(`      the load: ${loadSummary.requests} requests in ${loadSummary.seconds.toFixed(0)} s, ${loadSummary.failures} failed`);
+        const stopped = Date.now();
+        await waitUntil("the autoscaler to scale back in to 2", 240_000, async () =>
+            (await cluster.getJson(["get", "deployment", "server", "-n", namespace])).spec.replicas === 2 ? true : undefined,
+        );
+        console.log(`      scaled back in to 2 ${((Date.now() - stopped) / 1000).toFixed(1)} s after the load stopped (stabilisation window 30 s in the suite)`);
+        // Back to a fixed count for the promotion steps.
+        await configure();
+        assert.equal((await up(stack)).result.summary.result, "succeeded");
     });
 
     timed("P1. prod promotes staging's digests: nothing built or pushed, the same image IDs run, provenance shown", async () => {

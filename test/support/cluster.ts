@@ -14,8 +14,10 @@ const script = path.join(repoRoot, "scripts", "e2e-cluster.sh");
 export interface ClusterInfo {
     kubeconfig: string;
     kubectl: string;
-    /** Local cluster only: the node's containerd socket. */
-    containerd?: string;
+    /** Local cluster only: its nodes, each with its containerd socket. */
+    nodes?: { name: string; containerd: string }[];
+    /** Local cluster only: how long the controller-manager waits before it marks a silent node not ready. */
+    nodeMonitorGracePeriodSeconds?: number;
     /** The server's version, e.g. v1.37.2. */
     version: string;
     /** A registry with a password, reached as `server` by the Docker engine and by the node alike. */
@@ -106,10 +108,17 @@ export class Cluster {
         return JSON.parse(await this.kubectlOk([...args, "-o", "json"]));
     }
 
-    /** `ctr` against the node's containerd. */
-    ctr(args: string[]): Promise<RunResult> {
-        if (!this.info.containerd) throw new Error("the node's containerd is reachable on the local cluster only");
-        return run("ctr", ["--address", this.info.containerd, "-n", "k8s.io", ...args]);
+    /** `ctr` against a node's containerd. */
+    ctr(node: string, args: string[]): Promise<RunResult> {
+        const containerd = this.info.nodes?.find((n) => n.name === node)?.containerd;
+        if (!containerd) throw new Error(`no containerd known for node ${node}: nodes' runtimes are reachable on the local cluster only`);
+        return run("ctr", ["--address", containerd, "-n", "k8s.io", ...args]);
+    }
+
+    /** Local cluster only: kills a node outright (kubelet, kube-proxy, containerd, its pods' processes), or starts it again. */
+    node(action: "stop" | "start", name: string): void {
+        if (!this.stateDir) throw new Error("nodes can be stopped on the local cluster only");
+        execFileSync("bash", [script, `node-${action}`, this.stateDir, name], { stdio: ["ignore", "inherit", "inherit"] });
     }
 }
 
@@ -131,7 +140,7 @@ export function hostSnapshot(): Record<string, string> {
             "for n in kube-apiserver kube-controller kube-scheduler kubelet kube-proxy etcd containerd-shim pause docker-registry; do " +
                 "for p in $(pgrep -x $n); do [ \"$(awk '{print $3}' /proc/$p/stat 2>/dev/null)\" = Z ] || ps -o pid=,args= -p $p; done; done; true",
         ),
-        paths: sh("ls -d /var/log/containers /var/log/pods /var/lib/kubelet /var/lib/cni /run/containerd /run/netns /sys/fs/cgroup/*/dockyard-e2e 2>/dev/null || true"),
+        paths: sh("ls -d /var/log/containers /var/log/pods /var/lib/kubelet /var/lib/cni /run/containerd /run/netns /sys/fs/cgroup/*/dockyard-e2e* 2>/dev/null || true"),
         mounts: sh("grep -c dockyard-e2e /proc/self/mountinfo || true"),
     };
 }

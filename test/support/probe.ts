@@ -10,6 +10,9 @@ export interface ProbeSummary {
     failures: number;
     errors: string[] | null;
     bodies?: string[];
+    /** Seconds from the start until the first and the last failed request ended. */
+    firstFailure?: number;
+    lastFailure?: number;
     seconds: number;
     final: boolean;
 }
@@ -26,13 +29,15 @@ export class Probe {
         private readonly pullSecret: string,
     ) {}
 
-    private pod(args: string[]): { name: string; manifest: string } {
+    /** `node`: the node the probe pod runs on; any by default. */
+    private pod(args: string[], node?: string): { name: string; manifest: string } {
         const name = `probe-${process.pid}-${++probes}`;
         const manifest = {
             apiVersion: "v1",
             kind: "Pod",
             metadata: { name, namespace: this.namespace, labels: { "app.kubernetes.io/name": "dockyard-e2e-probe" } },
             spec: {
+                nodeName: node,
                 restartPolicy: "Never",
                 automountServiceAccountToken: false,
                 imagePullSecrets: [{ name: this.pullSecret }],
@@ -67,9 +72,12 @@ export class Probe {
         }
     }
 
-    /** Requests in a loop from a pod until `stop`, which returns the final summary. */
-    async loop(url: string): Promise<{ stop: () => Promise<ProbeSummary> }> {
-        const { name, manifest } = this.pod(["-url", url, "-max", "10m", "-report", "500ms"]);
+    /**
+     * Requests in a loop from a pod until `stop`, which returns the final summary. `node` pins the pod
+     * (a client must outlive a node taken down under it); `extraArgs` go to httploop (`-workers`, `-pause`).
+     */
+    async loop(url: string, opts: { node?: string; extraArgs?: string[] } = {}): Promise<{ stop: () => Promise<ProbeSummary> }> {
+        const { name, manifest } = this.pod(["-url", url, "-max", "10m", "-report", "500ms", ...(opts.extraArgs ?? [])], opts.node);
         await this.cluster.kubectlOk(["create", "-f", "-"], manifest);
         await waitUntil(`probe pod ${name} to run`, 120_000, async () => ((await this.phase(name)) === "Running" ? true : undefined));
         // Followed from the start, so the report it prints on SIGTERM is read before the pod is gone.

@@ -24,8 +24,11 @@ type summary struct {
 	Failures int      `json:"failures"`
 	Errors   []string `json:"errors"`
 	Bodies   []string `json:"bodies,omitempty"`
-	Seconds  float64  `json:"seconds"`
-	Final    bool     `json:"final"`
+	// When the first and the last failed request ended, in seconds since the start: how long an outage lasted.
+	FirstFailure float64 `json:"firstFailure,omitempty"`
+	LastFailure  float64 `json:"lastFailure,omitempty"`
+	Seconds      float64 `json:"seconds"`
+	Final        bool    `json:"final"`
 }
 
 func main() {
@@ -57,7 +60,7 @@ func run(args []string) error {
 		s := summary{Final: true}
 		for range *count {
 			body, err := get(client, *url)
-			s.add(err)
+			s.add(err, time.Since(start))
 			s.Bodies = append(s.Bodies, body)
 		}
 		s.Seconds = time.Since(start).Seconds()
@@ -85,7 +88,7 @@ func run(args []string) error {
 			for ctx.Err() == nil {
 				_, err := get(client, *url)
 				mu.Lock()
-				s.add(err)
+				s.add(err, time.Since(start))
 				mu.Unlock()
 				time.Sleep(*pause)
 			}
@@ -106,9 +109,13 @@ func run(args []string) error {
 	}
 }
 
-func (s *summary) add(err error) {
+func (s *summary) add(err error, at time.Duration) {
 	s.Requests++
 	if err != nil {
+		if s.Failures == 0 {
+			s.FirstFailure = at.Seconds()
+		}
+		s.LastFailure = at.Seconds()
 		s.Failures++
 		if len(s.Errors) < 20 {
 			s.Errors = append(s.Errors, err.Error())
