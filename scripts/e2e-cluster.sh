@@ -297,7 +297,7 @@ metrics_server() {
     start metrics-server "$bin/metrics-server" --secure-port=4443 --cert-dir="$S/metrics-server" \
         --kubeconfig="$c/metrics-server.kubeconfig" --authentication-kubeconfig="$c/metrics-server.kubeconfig" \
         --authorization-kubeconfig="$c/metrics-server.kubeconfig" \
-        --kubelet-insecure-tls --kubelet-preferred-address-types=InternalIP --metric-resolution=10s
+        --kubelet-insecure-tls --kubelet-preferred-address-types=InternalIP --metric-resolution=10s --kubelet-request-timeout=5s
     kubectl_ apply -f - >/dev/null <<EOF
 apiVersion: v1
 kind: Service
