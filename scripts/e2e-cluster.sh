@@ -433,7 +433,8 @@ kill_pid_file() { # <pid file> [KILL] — TERM, a grace period, then KILL; or KI
     KILLED+=("$pid")
     if [[ ${2:-} != KILL ]]; then
         kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || { rm -f "$1"; return 0; }
-        for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        # A zombie still answers kill -0 until init reaps it; it holds nothing.
+        for _ in $(seq 40); do running "$pid" || break; sleep 0.1; done
     fi
     kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
     rm -f "$1"
