@@ -29,8 +29,8 @@ SERVICE_CIDR=10.219.0.0/24
 # (checking every 5 s); the suite kills a node on purpose and would wait as long for nothing.
 NODE_MONITOR=(--node-monitor-grace-period=16s --node-monitor-period=2s)
 # How fast the autoscaler reacts: every 15 s, and scale-in only after 5 minutes of lower load, on a
-# real cluster; the suite looks every 5 s and scales in after 30 s, and metrics-server scrapes every 10 s.
-AUTOSCALER=(--horizontal-pod-autoscaler-sync-period=5s --horizontal-pod-autoscaler-downscale-stabilization=30s)
+# real cluster; the suite looks every 5 s and scales in after 15 s, and metrics-server scrapes every 10 s.
+AUTOSCALER=(--horizontal-pod-autoscaler-sync-period=5s --horizontal-pod-autoscaler-downscale-stabilization=15s)
 SYSCTLS=(vm.overcommit_memory kernel.panic kernel.panic_on_oops)
 # Host paths the kubelet, containerd or the CNI plugins create when they are missing.
 # (/var/run is a link to /run: each path is named once, as it really is.)
