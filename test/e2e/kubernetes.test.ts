@@ -430,8 +430,8 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         } finally {
             await cluster.kubectlOk(["uncordon", stay]);
         }
-        const drained_ = await drain;
-        assert.equal(drained_.code, 0, drained_.stderr);
+        const drainResult = await drain;
+        assert.equal(drainResult.code, 0, drainResult.stderr);
         const pods = await readyServerPods(2, 120_000, stay);
         const summary = await loop.stop();
         await cluster.kubectlOk(["uncordon", drained]);
