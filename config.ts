@@ -26,9 +26,12 @@ const appShape = {
     nodeLossTolerationSeconds: z.number().optional(),
     serviceType: z.enum(["ClusterIP", "NodePort", "LoadBalancer"]).optional(),
     servicePort: z.number().optional(),
+    readinessPath: z.string().optional(),
+    livenessPath: z.string().optional(),
     // Docker only.
     hostPort: z.number().optional(),
     containerName: z.string().optional(),
+    imageHealthcheck: z.boolean().optional(),
 };
 const appSchema = z.strictObject(appShape);
 /** The same fields, unknown keys dropped: the values beside a typo are still checked. */
@@ -61,10 +64,10 @@ export type AppConfig = z.infer<typeof appSchema>;
 type StackSettings = z.infer<typeof stackSchema>;
 
 const KUBERNETES_ONLY = {
-    app: ["requests", "replicas", "autoscale", "nodeLossTolerationSeconds", "serviceType", "servicePort"],
+    app: ["requests", "replicas", "autoscale", "nodeLossTolerationSeconds", "serviceType", "servicePort", "readinessPath", "livenessPath"],
     stack: ["namespace", "createNamespace", "allowLoadBalancer", "podSecurityVersion", "imagePullSecrets", "readyTimeoutSeconds"],
 };
-const DOCKER_ONLY = { app: ["hostPort", "containerName"], stack: ["hostIp"] };
+const DOCKER_ONLY = { app: ["hostPort", "containerName", "imageHealthcheck"], stack: ["hostIp"] };
 
 /** What a stack deploys, ready for `compose`. */
 export interface StackPlan {
@@ -274,7 +277,11 @@ export function toGoAppArgs(name: string, app: AppConfig, s: StackSettings, regi
     const common = { appDir: path.join(s.appsDir, name), kind: app.kind, port: app.port, env: app.env, args: app.args, image };
     if (s.target === "docker") {
         const hostIp = app.kind === "job" ? undefined : s.hostIp;
-        return { ...common, target: "docker", docker: { hostPort: app.hostPort, hostIp, containerName: app.containerName, limits: app.limits } };
+        return {
+            ...common,
+            target: "docker",
+            docker: { hostPort: app.hostPort, hostIp, containerName: app.containerName, limits: app.limits, imageHealthcheck: app.imageHealthcheck },
+        };
     }
     return {
         ...common,
@@ -286,6 +293,8 @@ export function toGoAppArgs(name: string, app: AppConfig, s: StackSettings, regi
             nodeLossTolerationSeconds: app.nodeLossTolerationSeconds,
             serviceType: app.serviceType,
             servicePort: app.servicePort,
+            readinessPath: app.readinessPath,
+            livenessPath: app.livenessPath,
             requests: app.requests,
             limits: app.limits,
             imagePullSecrets: s.imagePullSecrets,

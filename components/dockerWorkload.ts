@@ -23,7 +23,21 @@ export interface DockerWorkloadArgs extends WorkloadArgs {
     containerName?: string;
     /** Restart policy. Default: `"unless-stopped"` for a service, `"no"` for a job. */
     restart?: DockerRestartPolicy;
-    /** Wait for the image's HEALTHCHECK to report healthy before `pulumi up` succeeds. Services only. Default: `true`. */
+    /**
+     * A health check for the container, overriding the image's `HEALTHCHECK`. Services only. Default: none,
+     * the image's own (if it has one).
+     */
+    healthcheck?: DockerHealthcheck;
+    /**
+     * Whether the image defines a `HEALTHCHECK`. GoApp reads it from the Dockerfile's built stage when it
+     * builds the image; say it here for an image built elsewhere. Default: `false`.
+     */
+    imageHealthcheck?: boolean;
+    /**
+     * Wait for the health check to report healthy before `pulumi up` succeeds. Services only; needs
+     * `healthcheck` or `imageHealthcheck`. Without one, `up` waits for the container to be running and warns
+     * once that nothing checks the app answers. Default: `true` when there is a health check, else `false`.
+     */
     waitForHealthy?: boolean;
     /** How long to wait for healthy, in seconds. Default: `60`. */
     healthTimeoutSeconds?: number;
@@ -45,11 +59,26 @@ export interface DockerWorkloadArgs extends WorkloadArgs {
     labels?: Record<string, string>;
 }
 
+/** A container health check: a command run inside the container, healthy when it exits 0. */
+export interface DockerHealthcheck {
+    /** The command and its arguments, exec form: no shell is involved. Required. */
+    command: string[];
+    /** Seconds between checks. Default: `5`. */
+    intervalSeconds?: number;
+    /** Seconds one check may take before it counts as failed. Default: `3`. */
+    timeoutSeconds?: number;
+    /** Failures in a row that make the container unhealthy. Default: `3`. */
+    retries?: number;
+    /** Seconds after start during which failures do not count. Default: `0`. */
+    startPeriodSeconds?: number;
+}
+
 export const DOCKER_DEFAULTS = {
     port: 8080,
     hostIp: "127.0.0.1",
     limits: { cpu: "0.5", memory: "128Mi" },
     healthTimeoutSeconds: 60,
+    healthcheck: { intervalSeconds: 5, timeoutSeconds: 3, retries: 3, startPeriodSeconds: 0 },
     stopTimeoutSeconds: 15,
     user: "65532:65532",
 } as const;
@@ -65,8 +94,16 @@ export function validateDockerWorkloadArgs(args: DockerWorkloadArgs): ArgProblem
     checkInteger(problems, "hostPort", args.hostPort, 1, 65535);
     checkInteger(problems, "healthTimeoutSeconds", args.healthTimeoutSeconds, 1, 3600);
     checkInteger(problems, "stopTimeoutSeconds", args.stopTimeoutSeconds, 1, 3600);
+    problems.push(...validateHealthcheck(args.healthcheck));
+    if (args.waitForHealthy === true && !hasHealthcheck(args)) {
+        problems.push({
+            field: "waitForHealthy",
+            value: true,
+            allowed: "true only with a health check: set healthcheck, or imageHealthcheck: true when the image has a HEALTHCHECK",
+        });
+    }
     if (args.kind === "job") {
-        for (const field of ["port", "hostPort", "hostIp", "waitForHealthy"] as const) {
+        for (const field of ["port", "hostPort", "hostIp", "waitForHealthy", "healthcheck"] as const) {
             if (args[field] !== undefined) problems.push({ field, value: args[field], allowed: "nothing: a job publishes no port and has no health check" });
         }
     }
@@ -84,10 +121,39 @@ export function validateDockerWorkloadArgs(args: DockerWorkloadArgs): ArgProblem
     return problems;
 }
 
+function validateHealthcheck(h: DockerHealthcheck | undefined): ArgProblem[] {
+    if (h === undefined) return [];
+    const problems: ArgProblem[] = [];
+    if (!Array.isArray(h.command) || h.command.length === 0 || h.command.some((c) => typeof c !== "string" || c === "")) {
+        problems.push({ field: "healthcheck.command", value: h.command, allowed: 'a non-empty list of non-empty strings, e.g. ["/app", "-healthcheck"]' });
+    }
+    checkInteger(problems, "healthcheck.intervalSeconds", h.intervalSeconds, 1, 3600);
+    checkInteger(problems, "healthcheck.timeoutSeconds", h.timeoutSeconds, 1, 3600);
+    checkInteger(problems, "healthcheck.retries", h.retries, 1, 100);
+    checkInteger(problems, "healthcheck.startPeriodSeconds", h.startPeriodSeconds, 0, 3600);
+    for (const key of Object.keys(h)) {
+        if (!["command", "intervalSeconds", "timeoutSeconds", "retries", "startPeriodSeconds"].includes(key)) {
+            problems.push({ field: `healthcheck.${key}`, value: (h as unknown as Record<string, unknown>)[key], allowed: "one of command, intervalSeconds, timeoutSeconds, retries, startPeriodSeconds" });
+        }
+    }
+    return problems;
+}
+
+function hasHealthcheck(args: Pick<DockerWorkloadArgs, "healthcheck" | "imageHealthcheck">): boolean {
+    return args.healthcheck !== undefined || args.imageHealthcheck === true;
+}
+
+/** The provider's form of a health check: Docker's `CMD` exec form and duration strings. @internal */
+export function containerHealthcheck(h: DockerHealthcheck): docker.types.input.ContainerHealthcheck {
+    const d = { ...DOCKER_DEFAULTS.healthcheck, ...h };
+    return { tests: ["CMD", ...h.command], interval: `${d.intervalSeconds}s`, timeout: `${d.timeoutSeconds}s`, retries: d.retries, startPeriod: `${d.startPeriodSeconds}s` };
+}
+
 /**
  * Runs an image on a Docker engine, hardened by default: non-root, read-only root filesystem,
  * every capability dropped, no privilege escalation, CPU and memory limits. A service publishes its
- * port (on loopback unless told otherwise) and `pulumi up` waits for it to turn healthy; a job runs
+ * port (on loopback unless told otherwise) and `pulumi up` waits for it to turn healthy when it has a
+ * health check (the image's `HEALTHCHECK` or `healthcheck`), for it to be running otherwise; a job runs
  * to completion, its logs become an output and a non-zero exit fails the update.
  */
 export class DockerWorkload extends pulumi.ComponentResource {
@@ -122,6 +188,15 @@ export class DockerWorkload extends pulumi.ComponentResource {
         if (!isJob) env.unshift(`PORT=${port}`);
 
         const fixedIdentity = args.hostPort !== undefined || args.containerName !== undefined;
+        const wait = !isJob && (args.waitForHealthy ?? hasHealthcheck(args));
+        if (!isJob && !hasHealthcheck(args) && args.waitForHealthy === undefined) {
+            void pulumi.log.warn(
+                `${name}: the image has no HEALTHCHECK, so \`pulumi up\` waits only for the container to be running, not for the app to answer. ` +
+                    `Add a HEALTHCHECK to the Dockerfile's final stage (exec form; the image needs a binary to run it), or pass ` +
+                    `healthcheck: { command: [...] }; imageHealthcheck: true says an image built elsewhere has one.`,
+                this,
+            );
+        }
         this.container = new docker.Container(
             `${name}-container`,
             {
@@ -150,7 +225,8 @@ export class DockerWorkload extends pulumi.ComponentResource {
                     : {
                           mustRun: true,
                           ports: [{ internal: port, external: args.hostPort, ip: hostIp, protocol: "tcp" }],
-                          wait: args.waitForHealthy ?? true,
+                          healthcheck: args.healthcheck && containerHealthcheck(args.healthcheck),
+                          wait,
                           waitTimeout: args.healthTimeoutSeconds ?? DOCKER_DEFAULTS.healthTimeoutSeconds,
                       }),
             },

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
-import { DockerWorkload, type DockerWorkloadArgs, validateDockerWorkloadArgs } from "./dockerWorkload";
-import { GoAppImage, type GoAppImageArgs, validateGoAppImageArgs, validateRegistry } from "./goAppImage";
+import { DOCKER_DEFAULTS, DockerWorkload, type DockerWorkloadArgs, validateDockerWorkloadArgs } from "./dockerWorkload";
+import { GoAppImage, type GoAppImageArgs, dockerfileFacts, validateGoAppImageArgs, validateRegistry } from "./goAppImage";
 import { isDigestRef } from "./internal/imageRef";
 import { type ArgProblem, checkOneOf, known, throwIfAny, under } from "./internal/problems";
 import { KubernetesWorkload, type KubernetesWorkloadArgs, validateKubernetesWorkloadArgs } from "./kubernetesWorkload";
@@ -32,7 +32,10 @@ export interface GoAppArgs extends Omit<WorkloadArgs, "image"> {
     target: Target;
     /** How to build and where to push the image, or a prebuilt `ref`. Default: built locally from `<appDir>/Dockerfile`. */
     image?: GoAppImageSource;
-    /** Settings for `target: "docker"`; not allowed with Kubernetes. Default: DockerWorkload's defaults. */
+    /**
+     * Settings for `target: "docker"`; not allowed with Kubernetes. Default: DockerWorkload's defaults, plus
+     * `imageHealthcheck` from the Dockerfile's built stage when the image is built here.
+     */
     docker?: Omit<DockerWorkloadArgs, Shared>;
     /**
      * Settings for `target: "kubernetes"`; not allowed with Docker. Default: KubernetesWorkload's defaults,
@@ -73,7 +76,8 @@ export function validateGoAppArgs(args: GoAppArgs): ArgProblem[] {
     const place = (section: "docker" | "kubernetes") => (p: ArgProblem) =>
         SHARED_FIELDS.has(p.field.split(".")[0]) ? p : { ...p, field: `${section}.${p.field}` };
     if (args.target === "docker") {
-        problems.push(...validateDockerWorkloadArgs({ ...args.docker, ...shared }).map(place("docker")));
+        const imageHealthcheck = args.docker?.imageHealthcheck ?? (ref === undefined ? dockerfileFacts({ ...args.image, appDir: args.appDir as string })?.healthcheck : undefined);
+        problems.push(...validateDockerWorkloadArgs({ ...args.docker, imageHealthcheck, ...shared }).map(place("docker")));
         if (args.kubernetes !== undefined) problems.push({ field: "kubernetes", value: args.kubernetes, allowed: 'unset when target is "docker"' });
     } else if (args.target === "kubernetes") {
         problems.push(...validateKubernetesWorkloadArgs({ ...args.kubernetes, ...shared }).map(place("kubernetes")));
@@ -84,6 +88,17 @@ export function validateGoAppArgs(args: GoAppArgs): ArgProblem[] {
 
 function unprefixAppDir(p: ArgProblem): ArgProblem {
     return p.field === "image.appDir" ? { ...p, field: "appDir" } : p;
+}
+
+/** An app whose Dockerfile EXPOSEs ports, none of them `port`, most likely listens elsewhere. */
+function warnUnexposedPort(app: pulumi.Resource, exposed: number[], port: number | undefined): void {
+    const wired = port ?? DOCKER_DEFAULTS.port;
+    if (exposed.length === 0 || exposed.includes(wired)) return;
+    void pulumi.log.warn(
+        `the Dockerfile EXPOSEs ${exposed.join(", ")} but port is ${wired}${port === undefined ? " (the default)" : ""}: ` +
+            `traffic and probes go to ${wired}, and PORT=${wired} is passed to the app. Set port to the one the app listens on.`,
+        app,
+    );
 }
 
 /** The registry login pods pull with, when GoApp is to make the pull Secret itself. */
@@ -124,8 +139,11 @@ export class GoApp extends pulumi.ComponentResource {
         }
         const shared = { image: this.imageRef, kind: args.kind, port: args.port, env: args.env, args: args.args, sourceCommit: args.sourceCommit };
 
+        if (this.image !== undefined && args.kind !== "job") warnUnexposedPort(this, this.image.exposedPorts, args.port);
+
         if (args.target === "docker") {
-            const workload = new DockerWorkload(`${name}-workload`, { ...args.docker, ...shared }, { parent: this });
+            const imageHealthcheck = args.docker?.imageHealthcheck ?? this.image?.hasHealthcheck;
+            const workload = new DockerWorkload(`${name}-workload`, { ...args.docker, imageHealthcheck, ...shared }, { parent: this });
             this.endpoint = workload.url;
             this.logs = workload.logs;
             this.workload = workload;

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
 import { contentTag } from "./internal/contentTag";
+import { type DockerfileFacts, readDockerfile, undeclaredBuildArgs } from "./internal/dockerfile";
 import { isDigestRef } from "./internal/imageRef";
 import { type ArgProblem, throwIfAny } from "./internal/problems";
 
@@ -67,6 +68,11 @@ export function validateGoAppImageArgs(args: GoAppImageArgs): ArgProblem[] {
         const dockerfile = path.join(args.appDir, args.dockerfile ?? "Dockerfile");
         if (!fs.existsSync(dockerfile) || !fs.statSync(dockerfile).isFile()) {
             problems.push({ field: "dockerfile", value: args.dockerfile ?? "Dockerfile", allowed: `a file inside appDir; ${dockerfile} does not exist` });
+        } else if (args.target !== undefined) {
+            const stages = readDockerfile(fs.readFileSync(dockerfile, "utf8")).stages;
+            if (!stages.some((s) => s.toLowerCase() === args.target?.toLowerCase())) {
+                problems.push({ field: "target", value: args.target, allowed: `a stage ${dockerfile} names: ${stages.join(", ") || "(it names none)"}` });
+            }
         }
     }
     if (args.platform !== undefined && !PLATFORM.test(args.platform)) {
@@ -82,6 +88,13 @@ export function validateGoAppImageArgs(args: GoAppImageArgs): ArgProblem[] {
     }
     problems.push(...validateRegistry(args.registry));
     return problems;
+}
+
+/** What the image's Dockerfile says, or nothing when there is no Dockerfile to read. @internal */
+export function dockerfileFacts(args: Pick<GoAppImageArgs, "appDir" | "dockerfile" | "target">): DockerfileFacts | undefined {
+    if (typeof args.appDir !== "string") return undefined;
+    const dockerfile = path.join(args.appDir, args.dockerfile ?? "Dockerfile");
+    return fs.existsSync(dockerfile) && fs.statSync(dockerfile).isFile() ? readDockerfile(fs.readFileSync(dockerfile, "utf8"), args.target) : undefined;
 }
 
 /** Problems with where images are pushed to or pulled from, by field under `registry`. @internal */
@@ -102,6 +115,19 @@ function stripRegistryHost(repository: string): string {
     return rest.length > 0 && (/[.:]/.test(first) || first === "localhost") ? rest.join("/") : repository;
 }
 
+/** Says which build args the Dockerfile never declares: Docker would drop them without a word that reaches `pulumi up`. */
+function warnUndeclared(image: pulumi.Resource, app: string, dockerfile: string, facts: DockerfileFacts, buildArgs: Record<string, string>, args: GoAppImageArgs): void {
+    const fields: Record<string, string> = { GO_IMAGE: "goImage", RUNTIME_IMAGE: "runtimeImage" };
+    for (const arg of undeclaredBuildArgs(facts, Object.keys(buildArgs))) {
+        const from = fields[arg] !== undefined && args[fields[arg] as "goImage" | "runtimeImage"] !== undefined ? fields[arg] : `buildArgs.${arg}`;
+        void pulumi.log.warn(
+            `app "${app}": build arg ${arg} (from ${from}) is not declared in ${dockerfile}, so the build ignores it; ` +
+                `declare it there with \`ARG ${arg}\`, or leave ${from} unset for this app.`,
+            image,
+        );
+    }
+}
+
 /**
  * A Go app's container image, built from its Dockerfile with a content-addressed tag: the same
  * sources, Dockerfile and build args always give the same tag, so an unchanged app causes no
@@ -119,6 +145,10 @@ export class GoAppImage extends pulumi.ComponentResource {
     public readonly tag: pulumi.Output<string>;
     /** The underlying build. */
     public readonly image: docker.Image;
+    /** Whether the built stage has a `HEALTHCHECK` (its own or an earlier stage's), as its Dockerfile says. */
+    public readonly hasHealthcheck: boolean;
+    /** The ports the built stage `EXPOSE`s, as its Dockerfile says. */
+    public readonly exposedPorts: number[];
 
     constructor(name: string, args: GoAppImageArgs, opts?: pulumi.ComponentResourceOptions) {
         throwIfAny(`GoAppImage "${name}"`, validateGoAppImageArgs(args));
@@ -131,6 +161,11 @@ export class GoAppImage extends pulumi.ComponentResource {
             ...(args.goImage !== undefined && { GO_IMAGE: args.goImage }),
             ...(args.runtimeImage !== undefined && { RUNTIME_IMAGE: args.runtimeImage }),
         };
+        const facts = dockerfileFacts(args) as DockerfileFacts;
+        this.hasHealthcheck = facts.healthcheck;
+        this.exposedPorts = facts.exposedPorts;
+        warnUndeclared(this, app, dockerfile, facts, buildArgs, args);
+
         const tag = contentTag({ context: args.appDir, dockerfile, buildArgs, platform: args.platform, target: args.target });
         const repository = args.repository ?? (args.registry ? `${args.registry.server}/${app}` : `dockyard/${app}`);
         const imageName = `${repository}:${tag}`;

@@ -4,7 +4,7 @@ import { type Autoscale, horizontalPodAutoscaler, validateAutoscale } from "./au
 import { floatingImageProblem } from "./internal/imageRef";
 import { type ArgProblem, checkInteger, checkOneOf, known, throwIfAny } from "./internal/problems";
 import { dockerConfigJson } from "./internal/registryLogin";
-import { envVar, podSpec, secretValues } from "./podSpec";
+import { envVar, notReadyHook, podSpec, secretValues } from "./podSpec";
 import { type RegistryCredentials, type ResourceQuantities, type WorkloadArgs, WORKLOAD_KINDS, provenance, validateEnv, validateQuantities } from "./types";
 
 export type ServiceType = "ClusterIP" | "NodePort" | "LoadBalancer";
@@ -73,9 +73,15 @@ export interface KubernetesWorkloadArgs extends WorkloadArgs {
     requests?: ResourceQuantities;
     /** Resource limits. Default: `{ cpu: "500m", memory: "128Mi" }`. */
     limits?: ResourceQuantities;
-    /** HTTP path of the readiness probe. Default: `"/readyz"`. */
+    /**
+     * HTTP path of the readiness probe: a pod gets traffic while it answers 2xx or 3xx there. Default: none,
+     * a TCP check on `port`, which any app that listens passes; give the path when the app serves one.
+     */
     readinessPath?: string;
-    /** HTTP path of the liveness probe. Default: `"/healthz"`. */
+    /**
+     * HTTP path of the liveness probe: the container is restarted when it stops answering there. Default:
+     * none, a TCP check on `port`.
+     */
     livenessPath?: string;
     /**
      * Seconds a terminating pod keeps serving before SIGTERM, so endpoints drop it first (a `preStop`
@@ -116,8 +122,6 @@ export const KUBERNETES_DEFAULTS = {
     serviceType: "ClusterIP" as ServiceType,
     requests: { cpu: "50m", memory: "32Mi" },
     limits: { cpu: "500m", memory: "128Mi" },
-    readinessPath: "/readyz",
-    livenessPath: "/healthz",
     preStopSleepSeconds: 5,
     shutdownTimeoutSeconds: 10,
     backoffLimit: 2,
@@ -305,8 +309,8 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
             requests: { ...d.requests, ...args.requests },
             limits: { ...d.limits, ...args.limits },
             readOnlyRootFilesystem: args.readOnlyRootFilesystem ?? true,
-            readinessPath: args.readinessPath ?? d.readinessPath,
-            livenessPath: args.livenessPath ?? d.livenessPath,
+            readinessPath: args.readinessPath,
+            livenessPath: args.livenessPath,
             preStopSleepSeconds: preStop,
             shutdownTimeoutSeconds: shutdownTimeout,
             runAsUser: args.runAsUser ?? d.runAsUser,
@@ -351,7 +355,7 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
                         template,
                     },
                 },
-                awaitOpts,
+                { ...awaitOpts, hooks: notReadyHook(this, name, appName, port, args) },
             );
             const servicePort = args.servicePort ?? port;
             this.service = new k8s.core.v1.Service(

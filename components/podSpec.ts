@@ -14,8 +14,9 @@ export interface PodSettings {
     requests: Record<string, string>;
     limits: Record<string, string>;
     readOnlyRootFilesystem: boolean;
-    readinessPath: string;
-    livenessPath: string;
+    /** HTTP probe paths; a TCP check on the port when unset. */
+    readinessPath?: string;
+    livenessPath?: string;
     preStopSleepSeconds: number;
     shutdownTimeoutSeconds: number;
     runAsUser: number;
@@ -48,8 +49,8 @@ export function podSpec(s: PodSettings): k8s.types.input.core.v1.PodSpec {
             ? {}
             : {
                   ports: [{ name: "http", containerPort: s.port, protocol: "TCP" }],
-                  readinessProbe: { httpGet: { path: s.readinessPath, port: "http" }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
-                  livenessProbe: { httpGet: { path: s.livenessPath, port: "http" }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
+                  readinessProbe: { ...probeCheck(s.readinessPath), periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
+                  livenessProbe: { ...probeCheck(s.livenessPath), periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
                   lifecycle: s.preStopSleepSeconds > 0 ? { preStop: { sleep: { seconds: s.preStopSleepSeconds } } } : undefined,
               }),
     };
@@ -80,6 +81,75 @@ export function podSpec(s: PodSettings): k8s.types.input.core.v1.PodSpec {
             : undefined,
         containers: [container],
     };
+}
+
+/** An HTTP GET on the path, or a TCP connect that any app listening on its port passes. */
+function probeCheck(path: string | undefined): Pick<k8s.types.input.core.v1.Probe, "httpGet" | "tcpSocket"> {
+    return path === undefined ? { tcpSocket: { port: "http" } } : { httpGet: { path, port: "http" } };
+}
+
+/** How a probe checks, in words, with the arg that changes it. @internal */
+export function describeProbes(port: number, paths: { readinessPath?: string; livenessPath?: string }): string {
+    const one = (probe: string, field: "readinessPath" | "livenessPath") => {
+        const path = paths[field];
+        return path === undefined
+            ? `the ${probe} probe connects to port ${port} over TCP (port sets the port)`
+            : `the ${probe} probe is HTTP GET ${path} on port ${port}, which must answer 2xx or 3xx (${field} sets the path; unset, it is a TCP check)`;
+    };
+    return `${one("readiness", "readinessPath")}; ${one("liveness", "livenessPath")}`;
+}
+
+/**
+ * Names the probes and the args that set them when a Deployment's pods never became Ready: the provider's
+ * own error names only the container. Returns nothing where the SDK or the CLI has no error hooks. @internal
+ */
+export function notReadyHook(
+    workload: pulumi.Resource,
+    name: string,
+    appName: string,
+    port: number,
+    paths: { readinessPath?: string; livenessPath?: string },
+): pulumi.ResourceHookBinding | undefined {
+    if (!errorHooksSupported()) return undefined;
+    // Hook names are unique per program; two workloads may share a name under different parents.
+    let hookName = `${name}-not-ready`;
+    for (let n = 2; hookNames.has(hookName); n++) hookName = `${name}-not-ready-${n}`;
+    hookNames.add(hookName);
+    const hook = new pulumi.ErrorHook(hookName, (args) => {
+        const message = notReadyMessage(args.errors[0] ?? "", appName, port, paths);
+        if (message !== undefined) void pulumi.log.error(message, workload);
+        return false;
+    });
+    return { onError: [hook] };
+}
+
+/** What to say when a Deployment's update failed; nothing when its pods were not what failed. @internal */
+export function notReadyMessage(error: string, appName: string, port: number, paths: { readinessPath?: string; livenessPath?: string }): string | undefined {
+    if (!/unready status|to be Ready|Minimum number of live Pods|CrashLoopBackOff/i.test(error)) return undefined;
+    return (
+        `${appName}: its pods did not become Ready: ${describeProbes(port, paths)}. ` +
+        `\`kubectl describe pod\` lists each probe failure under Events ("Readiness probe failed", "Liveness probe failed").`
+    );
+}
+
+const hookNames = new Set<string>();
+
+/**
+ * Error hooks arrived in @pulumi/pulumi 3.2xx and need a CLI that offers them: registering one elsewhere fails
+ * the whole deployment. The runtime records what the CLI offered before the program runs. Pulumi's mocks claim
+ * the feature without a monitor that registers hooks (a registration never returns), so a monitor must have it.
+ */
+function errorHooksSupported(): boolean {
+    if (typeof pulumi.ErrorHook !== "function") return false;
+    const monitor = pulumi.runtime.getMonitor() as { registerErrorHook?: unknown } | undefined;
+    if (typeof monitor?.registerErrorHook !== "function") return false;
+    try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const state = require("@pulumi/pulumi/runtime/state") as { getStore?: () => { supportsErrorHooks?: boolean } };
+        return state.getStore?.().supportsErrorHooks === true;
+    } catch {
+        return false;
+    }
 }
 
 /** The env values that turn out to be Pulumi secrets, by name: the env Secret's data, itself secret. @internal */

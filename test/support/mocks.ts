@@ -194,3 +194,18 @@ export function optionsRecorder(): { transformations: pulumi.ResourceTransformat
 export function settle(): Promise<void> {
     return new Promise((resolve) => setTimeout(resolve, 50));
 }
+
+/**
+ * What `pulumi.log.warn` said while `fn` ran. Under mocks there is no engine to log to, so the SDK
+ * writes warnings to `console.warn`; the components warn while they are constructed.
+ */
+export function warningsDuring<T>(fn: () => T): { value: T; warnings: string[] } {
+    const warnings: string[] = [];
+    const original = console.warn;
+    console.warn = (...args: unknown[]) => void warnings.push(args.map(String).join(" "));
+    try {
+        return { value: fn(), warnings };
+    } finally {
+        console.warn = original;
+    }
+}

@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import { DockerWorkload } from "../../components/dockerWorkload";
-import { jobOutcome, known, optionsRecorder, registered, resetRegistrations, typeChain, useMocks } from "../support/mocks";
+import { jobOutcome, known, optionsRecorder, registered, resetRegistrations, typeChain, useMocks, warningsDuring } from "../support/mocks";
 
 const CONTAINER = "docker:index/container:Container";
 const IMAGE_REF = "dockyard/server:sha-0123456789abcdef0123";
@@ -10,7 +10,7 @@ describe("DockerWorkload", () => {
     beforeEach(resetRegistrations);
 
     describe("a service, by default", () => {
-        it("runs hardened, publishes on loopback and waits for health", async () => {
+        it("runs hardened, publishes on loopback, and waits for running (no health check is known)", async () => {
             const w = new DockerWorkload("web", { image: IMAGE_REF });
             assert.equal(await known(w.url), "http://127.0.0.1:49153");
             const c = registered(CONTAINER, "web-container").inputs;
@@ -26,8 +26,8 @@ describe("DockerWorkload", () => {
             assert.equal(c.cpus, "0.5");
             assert.equal(c.restart, "unless-stopped");
             assert.equal(c.mustRun, true);
-            assert.equal(c.wait, true);
-            assert.equal(c.waitTimeout, 60);
+            assert.equal(c.wait, false, "the provider refuses to wait for the health of a container without a health check");
+            assert.equal(c.healthcheck, undefined);
             assert.equal(c.stopTimeout, 15);
             assert.equal(c.attach, undefined);
             assert.deepEqual(await typeChain(w.container), ["dockyard:docker:DockerWorkload", CONTAINER]);
@@ -38,6 +38,45 @@ describe("DockerWorkload", () => {
             const w = new DockerWorkload("ephemeral", { image: IMAGE_REF }, { transformations: rec.transformations });
             await known(w.container.urn);
             assert.equal(rec.options.get("ephemeral-container")?.deleteBeforeReplace, false);
+        });
+    });
+
+    describe("health", () => {
+        it("says once, as a warning, that nothing checks the app answers, and how to add a check", () => {
+            const { warnings } = warningsDuring(() => new DockerWorkload("plain", { image: IMAGE_REF }));
+            assert.equal(warnings.length, 1, warnings.join("\n"));
+            assert.match(warnings[0], /plain: the image has no HEALTHCHECK, so `pulumi up` waits only for the container to be running/);
+            assert.match(warnings[0], /Add a HEALTHCHECK to the Dockerfile's final stage.*or pass healthcheck: \{ command: \[\.\.\.\] \}/);
+        });
+
+        it("waits for the image's own HEALTHCHECK, without a warning", async () => {
+            const { value: w, warnings } = warningsDuring(() => new DockerWorkload("checked", { image: IMAGE_REF, imageHealthcheck: true }));
+            await known(w.container.urn);
+            const c = registered(CONTAINER, "checked-container").inputs;
+            assert.equal(c.wait, true);
+            assert.equal(c.waitTimeout, 60);
+            assert.equal(c.healthcheck, undefined, "the image's own check is left as it is");
+            assert.deepEqual(warnings, []);
+        });
+
+        it("runs the caller's health check, exec form, with the defaults filled in, and waits for it", async () => {
+            const w = new DockerWorkload("probed", { image: IMAGE_REF, healthcheck: { command: ["/greeter", "-check"], retries: 5, startPeriodSeconds: 10 } });
+            await known(w.container.urn);
+            const c = registered(CONTAINER, "probed-container").inputs;
+            assert.deepEqual(c.healthcheck, { tests: ["CMD", "/greeter", "-check"], interval: "5s", timeout: "3s", retries: 5, startPeriod: "10s" });
+            assert.equal(c.wait, true);
+        });
+
+        it("keeps quiet and does not wait when waitForHealthy is false", async () => {
+            const { value: w, warnings } = warningsDuring(() => new DockerWorkload("unwatched", { image: IMAGE_REF, imageHealthcheck: true, waitForHealthy: false }));
+            await known(w.container.urn);
+            assert.equal(registered(CONTAINER, "unwatched-container").inputs.wait, false);
+            assert.deepEqual(warnings, []);
+        });
+
+        it("neither checks nor warns for a job", () => {
+            const { warnings } = warningsDuring(() => new DockerWorkload("once", { image: IMAGE_REF, kind: "job" }));
+            assert.deepEqual(warnings, []);
         });
     });
 

@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import { DockerWorkload } from "../../components/dockerWorkload";
 import { GoApp } from "../../components/goApp";
 import { KubernetesWorkload } from "../../components/kubernetesWorkload";
-import { UNKNOWN, isSecretInput, known, ofType, registered, resetRegistrations, settle, typeChain, unwrap, useMocks, valueOf } from "../support/mocks";
+import { UNKNOWN, isSecretInput, known, ofType, registered, resetRegistrations, settle, typeChain, unwrap, useMocks, valueOf, warningsDuring } from "../support/mocks";
 
 const CONTAINER = "docker:index/container:Container";
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
@@ -106,6 +106,68 @@ describe("GoApp", () => {
             await known(onKubernetes(app).deployment!.urn);
             assert.equal(onKubernetes(app).pullSecret, undefined);
             assert.deepEqual(registered(DEPLOYMENT, "server-workload-deployment").inputs.spec.template.spec.imagePullSecrets, [{ name: "corp-pull" }]);
+        });
+    });
+
+    describe("with an app it did not grow up with (test/fixtures/greeter: port 9090, no HEALTHCHECK, no health paths, no GO_IMAGE)", () => {
+        before(() => useMocks());
+        beforeEach(resetRegistrations);
+        const GREETER = "test/fixtures/greeter";
+        const GREETER_REF = `registry.example.com/greeter@sha256:${"e".repeat(64)}`;
+
+        it("on Docker: waits for running, not health, publishes its port, and says what it could not check", async () => {
+            const { value: app, warnings } = warningsDuring(() => new GoApp("greeter", { appDir: GREETER, target: "docker", image: { goImage: "dockyard-local/go:1.26" } }));
+            await known(onDocker(app).container.urn);
+            const c = registered(CONTAINER, "greeter-workload-container").inputs;
+            assert.equal(c.wait, false);
+            assert.equal(c.healthcheck, undefined);
+            assert.equal(c.mustRun, true);
+            assert.equal(app.image!.hasHealthcheck, false);
+            assert.deepEqual(app.image!.exposedPorts, [9090]);
+            assert.equal(warnings.length, 3, warnings.join("\n"));
+            assert.match(warnings.join("\n"), /app "greeter": build arg GO_IMAGE \(from goImage\) is not declared in test\/fixtures\/greeter\/Dockerfile, so the build ignores it/);
+            assert.match(warnings.join("\n"), /the Dockerfile EXPOSEs 9090 but port is 8080 \(the default\).*Set port to the one the app listens on/);
+            assert.match(warnings.join("\n"), /greeter-workload: the image has no HEALTHCHECK/);
+        });
+
+        it("on Docker: port alone wires PORT, the published port and the endpoint", async () => {
+            const { value: app, warnings } = warningsDuring(() => new GoApp("greeter", { appDir: GREETER, target: "docker", port: 9090, docker: { hostPort: 18181 } }));
+            assert.equal(await known(app.endpoint), "http://127.0.0.1:18181");
+            const c = registered(CONTAINER, "greeter-workload-container").inputs;
+            assert.deepEqual(c.ports, [{ internal: 9090, external: 18181, ip: "127.0.0.1", protocol: "tcp" }]);
+            assert.deepEqual(c.envs, ["PORT=9090"]);
+            assert.deepEqual(warnings.filter((w) => /EXPOSE|build arg/.test(w)), []);
+        });
+
+        it("on Docker: a caller's health check is run and waited for", async () => {
+            const app = new GoApp("greeter", { appDir: GREETER, target: "docker", port: 9090, docker: { healthcheck: { command: ["/greeter", "-check"] } } });
+            await known(onDocker(app).container.urn);
+            const c = registered(CONTAINER, "greeter-workload-container").inputs;
+            assert.equal(c.wait, true);
+            assert.deepEqual(c.healthcheck.tests, ["CMD", "/greeter", "-check"]);
+        });
+
+        it("on Kubernetes, prebuilt: TCP probes on its port, which it passes without health paths", async () => {
+            const app = new GoApp("greeter", { target: "kubernetes", port: 9090, image: { ref: GREETER_REF } });
+            assert.equal(await known(app.endpoint), "greeter.default.svc.cluster.local:9090");
+            await known(onKubernetes(app).deployment!.urn);
+            const [c] = registered(DEPLOYMENT, "greeter-workload-deployment").inputs.spec.template.spec.containers;
+            assert.deepEqual(c.ports, [{ name: "http", containerPort: 9090, protocol: "TCP" }]);
+            assert.deepEqual(c.readinessProbe.tcpSocket, { port: "http" });
+            assert.deepEqual(c.livenessProbe.tcpSocket, { port: "http" });
+            assert.deepEqual(c.env[0], { name: "PORT", value: "9090" });
+        });
+
+        it("keeps this project's server on its health check (Docker) and its paths (Kubernetes, as the stacks set them)", async () => {
+            const { value: app, warnings } = warningsDuring(() => new GoApp("server", { appDir: "apps/server", target: "docker" }));
+            await known(onDocker(app).container.urn);
+            assert.equal(registered(CONTAINER, "server-workload-container").inputs.wait, true);
+            assert.deepEqual(warnings, []);
+            resetRegistrations();
+            const k = new GoApp("server", { target: "kubernetes", image: { ref: GREETER_REF }, kubernetes: { readinessPath: "/readyz", livenessPath: "/healthz" } });
+            await known(onKubernetes(k).deployment!.urn);
+            const [c] = registered(DEPLOYMENT, "server-workload-deployment").inputs.spec.template.spec.containers;
+            assert.deepEqual([c.readinessProbe.httpGet, c.livenessProbe.httpGet], [{ path: "/readyz", port: "http" }, { path: "/healthz", port: "http" }]);
         });
     });
 

@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { strict as assert } from "assert";
 import { KubernetesWorkload } from "../../components/kubernetesWorkload";
+import { notReadyMessage } from "../../components/podSpec";
 import { isSecretInput, known, ofType, optionsRecorder, registered, resetRegistrations, settle, typeChain, unwrap, useMocks } from "../support/mocks";
 
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
@@ -39,13 +40,13 @@ describe("KubernetesWorkload", () => {
             });
         });
 
-        it("runs the image by digest with probes on the app's endpoints", () => {
+        it("runs the image by digest, probed over TCP on its port: any app that listens passes", () => {
             const [c] = deployment.spec.template.spec.containers;
             assert.equal(c.name, "server");
             assert.equal(c.image, DIGEST_REF);
             assert.deepEqual(c.ports, [{ name: "http", containerPort: 8080, protocol: "TCP" }]);
-            assert.deepEqual(c.readinessProbe.httpGet, { path: "/readyz", port: "http" });
-            assert.deepEqual(c.livenessProbe.httpGet, { path: "/healthz", port: "http" });
+            assert.deepEqual(c.readinessProbe, { tcpSocket: { port: "http" }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 });
+            assert.deepEqual(c.livenessProbe, { tcpSocket: { port: "http" }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 });
             assert.deepEqual(c.env, [
                 { name: "PORT", value: "8080" },
                 { name: "SHUTDOWN_TIMEOUT", value: "10s" },
@@ -114,8 +115,11 @@ describe("KubernetesWorkload", () => {
         assert.equal(d.spec.replicas, 3);
         assert.equal(s.spec.type, "LoadBalancer");
         assert.deepEqual(s.spec.ports, [{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }]);
-        assert.equal(c.readinessProbe.httpGet.path, "/ready");
-        assert.equal(c.livenessProbe.httpGet.path, "/alive");
+        assert.deepEqual(c.readinessProbe.httpGet, { path: "/ready", port: "http" }, "a path given makes an HTTP probe");
+        assert.deepEqual(c.livenessProbe.httpGet, { path: "/alive", port: "http" });
+        assert.equal(c.readinessProbe.tcpSocket, undefined);
+        assert.deepEqual(c.ports, [{ name: "http", containerPort: 9090, protocol: "TCP" }]);
+        assert.deepEqual(c.env[0], { name: "PORT", value: "9090" });
         assert.deepEqual(c.resources, { requests: { cpu: "100m", memory: "32Mi" }, limits: { cpu: "500m", memory: "256Mi" } });
         assert.equal(d.spec.template.spec.terminationGracePeriodSeconds, 10 + 20 + 5);
         assert.deepEqual(c.env.at(-1), { name: "LOG_LEVEL", value: "info" });
@@ -343,5 +347,30 @@ describe("KubernetesWorkload on a real cluster's terms", () => {
             await known(job.job!.urn);
             assert.deepEqual(registered(JOB, "batch-job").inputs.spec.template.spec.tolerations, tolerations(0));
         });
+    });
+});
+
+describe("the message when pods never become Ready", () => {
+    const timeout = "2 errors occurred:\n\t* resource default/greeter was not successfully created: 'greeter' timed out waiting to be Ready\n\t* [Pod default/greeter-5c7]: containers with unready status: [greeter]";
+
+    it("names each probe, what it checks and the arg that sets it", () => {
+        const message = notReadyMessage(timeout, "greeter", 9090, { readinessPath: "/readyz" });
+        assert.equal(
+            message,
+            "greeter: its pods did not become Ready: the readiness probe is HTTP GET /readyz on port 9090, which must answer 2xx or 3xx " +
+                "(readinessPath sets the path; unset, it is a TCP check); the liveness probe connects to port 9090 over TCP (port sets the port). " +
+                '`kubectl describe pod` lists each probe failure under Events ("Readiness probe failed", "Liveness probe failed").',
+        );
+    });
+
+    it("says nothing for failures that are not about readiness", () => {
+        assert.equal(notReadyMessage('admission webhook denied the request: spec.replicas', "greeter", 9090, {}), undefined);
+    });
+
+    it("registers no error hook under mocks, which cannot register one", async () => {
+        const rec = optionsRecorder();
+        const w = new KubernetesWorkload("hooked", { image: DIGEST_REF }, { transformations: rec.transformations });
+        await known(w.deployment!.urn);
+        assert.equal(rec.options.get("hooked-deployment")?.hooks, undefined);
     });
 });

@@ -37,6 +37,7 @@ describe("stacks", function () {
         it("registers images, containers and nothing of Kubernetes", () => {
             const server = registered("docker:index/container:Container", "server-workload-container").inputs;
             assert.deepEqual(server.ports, [{ internal: 8080, external: 8080, ip: "127.0.0.1", protocol: "tcp" }]);
+            assert.equal(server.wait, true, "up waits for server's HEALTHCHECK, read from its Dockerfile");
             assert.equal(server.image, outputs.server.imageRef);
             assert.equal(server.readOnly, true);
             const hello = registered("docker:index/container:Container", "hello-workload-container").inputs;
@@ -148,6 +149,11 @@ describe("stacks", function () {
                 assert.equal(d.spec.replicas, replicas);
                 assert.deepEqual(d.spec.template.spec.containers[0].resources.limits, limits);
                 assert.equal(outputs.server.endpoint, `server.dockyard-${stack}.svc.cluster.local:8080`);
+            });
+
+            it("probes server on the health paths it serves, as the stack file says", () => {
+                const [c] = registered("kubernetes:apps/v1:Deployment", "server-workload-deployment").inputs.spec.template.spec.containers;
+                assert.deepEqual([c.readinessProbe.httpGet, c.livenessProbe.httpGet], [{ path: "/readyz", port: "http" }, { path: "/healthz", port: "http" }]);
             });
 
             it("registers no Docker container", () => {
