@@ -1,6 +1,7 @@
 // The pod a KubernetesWorkload runs: container, hardening, probes, spread and node-loss tolerations.
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { AsyncLocalStorage } from "async_hooks";
 
 /** Everything the pod is made from, defaults already applied. @internal */
 export interface PodSettings {
@@ -110,14 +111,22 @@ export function notReadyHook(
     port: number,
     paths: { readinessPath?: string; livenessPath?: string },
 ): pulumi.ResourceHookBinding | undefined {
-    if (!errorHooksSupported()) return undefined;
-    // Hook names are unique per program; two workloads may share a name under different parents.
+    const monitor = pulumi.runtime.getMonitor();
+    if (monitor === undefined || !errorHooksSupported(monitor)) return undefined;
+    // Hook names are unique per program run; two workloads may share a name under different parents. An
+    // Automation API process runs the program many times, each with a monitor of its own.
+    const taken = hookNames.get(monitor) ?? new Set<string>();
+    hookNames.set(monitor, taken);
     let hookName = `${name}-not-ready`;
-    for (let n = 2; hookNames.has(hookName); n++) hookName = `${name}-not-ready-${n}`;
-    hookNames.add(hookName);
-    const hook = new pulumi.ErrorHook(hookName, (args) => {
+    for (let n = 2; taken.has(hookName); n++) hookName = `${name}-not-ready-${n}`;
+    taken.add(hookName);
+    // The engine calls hooks back outside the program's async context, where an Automation API inline program's
+    // log would find no engine (and print to the host's console instead): log from the context it was made in.
+    const inProgramContext = AsyncLocalStorage.snapshot();
+    const hook = new pulumi.ErrorHook(hookName, async (args) => {
         const message = notReadyMessage(args.errors[0] ?? "", appName, port, paths);
-        if (message !== undefined) void pulumi.log.error(message, workload);
+        // Awaited: once the hook answers, the engine ends the step, and a message still in flight is lost.
+        if (message !== undefined) await inProgramContext(() => pulumi.log.error(message, workload));
         return false;
     });
     return { onError: [hook] };
@@ -132,17 +141,16 @@ export function notReadyMessage(error: string, appName: string, port: number, pa
     );
 }
 
-const hookNames = new Set<string>();
+const hookNames = new WeakMap<object, Set<string>>();
 
 /**
  * Error hooks arrived in @pulumi/pulumi 3.2xx and need a CLI that offers them: registering one elsewhere fails
  * the whole deployment. The runtime records what the CLI offered before the program runs. Pulumi's mocks claim
  * the feature without a monitor that registers hooks (a registration never returns), so a monitor must have it.
  */
-function errorHooksSupported(): boolean {
+function errorHooksSupported(monitor: object): boolean {
     if (typeof pulumi.ErrorHook !== "function") return false;
-    const monitor = pulumi.runtime.getMonitor() as { registerErrorHook?: unknown } | undefined;
-    if (typeof monitor?.registerErrorHook !== "function") return false;
+    if (typeof (monitor as { registerErrorHook?: unknown }).registerErrorHook !== "function") return false;
     try {
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         const state = require("@pulumi/pulumi/runtime/state") as { getStore?: () => { supportsErrorHooks?: boolean } };

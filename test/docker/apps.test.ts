@@ -1,7 +1,9 @@
 // The apps' Dockerfiles, built unchanged and run on a real engine.
 import { strict as assert } from "assert";
 import * as fs from "fs";
-import { Janitor, buildApp, docker, dockerOk, ensureEngine, ensureGoBaseImage, startRegistry, uniqueName, waitUntil } from "../support/docker";
+import * as path from "path";
+import { readDockerfile } from "../../components/internal/dockerfile";
+import { Janitor, appsDir, buildApp, docker, dockerOk, ensureEngine, ensureGoBaseImage, ensureGreeterBase, greeterDir, startRegistry, uniqueName, waitUntil } from "../support/docker";
 
 const NON_ROOT = "65532:65532";
 
@@ -28,12 +30,16 @@ describe("apps on a real Docker engine", function () {
     const janitor = new Janitor();
     const helloImage = janitor.image(`${uniqueName("dockyard-test/hello")}:test`);
     const serverImage = janitor.image(`${uniqueName("dockyard-test/server")}:test`);
+    const greeterImage = janitor.image(`${uniqueName("dockyard-test/greeter")}:test`);
 
     before(async () => {
         await ensureEngine();
         const goImage = await ensureGoBaseImage(janitor);
         await buildApp("hello", helloImage, goImage);
         await buildApp("server", serverImage, goImage);
+        await ensureGreeterBase(janitor, goImage);
+        // As its owner builds it: no build args.
+        await dockerOk(["build", "--quiet", "-t", greeterImage, greeterDir]);
     });
 
     after(() => janitor.clean());
@@ -79,6 +85,53 @@ describe("apps on a real Docker engine", function () {
         } finally {
             registry.stop();
         }
+    });
+
+    it("has the HEALTHCHECK and ports the components read from each Dockerfile, as the engine built them", async () => {
+        const built: [string, string][] = [
+            [path.join(appsDir, "server", "Dockerfile"), serverImage],
+            [path.join(appsDir, "hello", "Dockerfile"), helloImage],
+            [path.join(greeterDir, "Dockerfile"), greeterImage],
+        ];
+        for (const [dockerfile, image] of built) {
+            const config = JSON.parse(await dockerOk(["image", "inspect", "-f", "{{json .Config}}", image]));
+            const facts = readDockerfile(fs.readFileSync(dockerfile, "utf8"));
+            assert.equal(facts.healthcheck, config.Healthcheck != null, `${dockerfile}: HEALTHCHECK read ${facts.healthcheck}, built ${JSON.stringify(config.Healthcheck)}`);
+            const exposed = Object.keys(config.ExposedPorts ?? {}).map((p) => Number(p.split("/")[0])).sort((a, b) => a - b);
+            assert.deepEqual(facts.exposedPorts, exposed, dockerfile);
+        }
+    });
+
+    describe("greeter, an app written outside this project", () => {
+        const name = janitor.container(uniqueName("dockyard-greeter"));
+        let base = "";
+
+        before(async () => {
+            // Run as DockerWorkload runs a service: hardened, PORT from `port`, published on loopback.
+            await dockerOk([
+                "run", "-d", "--name", name, "--user", NON_ROOT, "-e", "PORT=9090",
+                "-p", "127.0.0.1::9090",
+                "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+                greeterImage,
+            ]);
+            base = `http://${(await dockerOk(["port", name, "9090/tcp"])).trim().split("\n")[0]}`;
+            await waitUntil("greeter to answer", 20_000, async () => ((await get(`${base}/`).catch(() => undefined))?.status === 200 ? true : undefined));
+        });
+
+        it("answers on its own port, hardened and non-root", async () => {
+            assert.deepEqual(await get(`${base}/`), { status: 200, body: "Hello from greeter\n" });
+            assert.equal(await processUid(name), 65532);
+        });
+
+        it("serves no health paths: the reason Kubernetes probes default to TCP", async () => {
+            assert.equal((await get(`${base}/readyz`)).status, 404);
+            assert.equal((await get(`${base}/healthz`)).status, 404);
+        });
+
+        it("has no health status for `pulumi up` to wait for", async () => {
+            assert.equal(await inspect(name, "{{.State.Health}}"), "<nil>");
+            assert.equal(await inspect(name, "{{.State.Running}}"), "true");
+        });
     });
 
     describe("server", () => {

@@ -4,6 +4,9 @@
 // Requests come from a probe pod in the namespace, through the Service. With DOCKYARD_E2E_KUBECONFIG
 // set it runs against one's own cluster and registry; the node-level checks (the process's UID and
 // mounts, the host restored) need the local one.
+import { GoApp } from "@dockyard/components";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
 import type * as automation from "@pulumi/pulumi/automation";
 import { strict as assert } from "assert";
 import { execFileSync } from "child_process";
@@ -12,9 +15,10 @@ import * as os from "os";
 import * as path from "path";
 import { program } from "../../compose";
 import { Cluster, hostSnapshot } from "../support/cluster";
-import { Janitor, appsDir, dockerCli, ensureEngine, ensureGoBaseImage, repoRoot, run, waitUntil } from "../support/docker";
+import { Janitor, appsDir, dockerCli, ensureEngine, ensureGoBaseImage, ensureGreeterBase, greeterDir, repoRoot, run, waitUntil } from "../support/docker";
 import { type Engine, startEngine } from "../support/engine";
 import { Probe, type ProbeSummary } from "../support/probe";
+import { stackConfig } from "../support/stacks";
 
 const timings: [string, number][] = [];
 let stepStarted = 0;
@@ -57,6 +61,8 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
     let stagingCommit = "e2e0000000000001";
     let prod: automation.Stack | undefined;
     const prodNamespace = `${namespace}-prod`;
+    let greeter: automation.Stack | undefined;
+    const greeterNamespace = `${namespace}-greeter`;
     let setupSeconds = 0;
 
     /** Builds apps/<app> unchanged and pushes it; `variant` makes a distinct image (a label) without a code change. */
@@ -80,8 +86,12 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
     /** How long server's pods stay on a lost node, set through the stack config (the default, 30 s, is unit-tested). */
     const NODE_LOSS_TOLERATION = 10;
 
+    /** server's health paths, as staging's stack file gives them: without them its probes would be TCP checks. */
+    const { readinessPath, livenessPath } = JSON.parse(stackConfig("staging")["dockyard:apps"]).server;
+    const SERVER_PROBES = { readinessPath, livenessPath };
+
     function appsConfig(server: string, hello: string, serverSettings: Record<string, unknown> = { replicas: 2 }): string {
-        return JSON.stringify({ hello: { kind: "job", image: hello }, server: { nodeLossTolerationSeconds: NODE_LOSS_TOLERATION, ...serverSettings, image: server } });
+        return JSON.stringify({ hello: { kind: "job", image: hello }, server: { nodeLossTolerationSeconds: NODE_LOSS_TOLERATION, ...SERVER_PROBES, ...serverSettings, image: server } });
     }
 
     async function configure(extra: Record<string, string> = {}, serverSettings?: Record<string, unknown>): Promise<void> {
@@ -178,6 +188,9 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         refs.server = await pushApp("server", "v1");
         refsHistory.server.push(refs.server);
         refs.hello = await pushApp("hello", "v1");
+        await ensureGreeterBase(janitor, goImage);
+        // Built from its own Dockerfile, with no build args: as its owner would, before handing over the digest.
+        refs.greeter = await pushImage("greeter", "v1", greeterDir);
         // The probe: httploop, static, alone in an image.
         fs.writeFileSync(path.join(work, "Dockerfile"), 'FROM scratch\nCOPY httploop /httploop\nUSER 65532:65532\nENTRYPOINT ["/httploop"]\n');
         probeImage = await pushImage("dockyard-e2e-probe", "v1", work);
@@ -191,6 +204,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         this.timeout(5 * 60_000);
         try {
             await load?.stop().catch(() => undefined);
+            if (greeter) await greeter.destroy({ color: "never" }).catch(() => undefined);
             if (prod) await prod.destroy({ color: "never" }).catch(() => undefined);
             if (stack) await stack.destroy({ color: "never" }).catch(() => undefined);
         } finally {
@@ -218,6 +232,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
             assert.equal(pod.status.phase, "Running");
             assert.ok(pod.status.conditions.some((c: any) => c.type === "Ready" && c.status === "True"), `${pod.metadata.name} is Ready`);
             assert.equal(pod.spec.containers[0].image, refs.server);
+            assert.deepEqual(pod.spec.containers[0].readinessProbe.httpGet, { path: "/readyz", port: "http", scheme: "HTTP" });
             assert.equal(pod.spec.serviceAccountName, "server");
             const [pullSecret] = pod.spec.imagePullSecrets;
             const secret = await cluster.getJson(["get", "secret", pullSecret.name, "-n", namespace]);
@@ -358,7 +373,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
     });
 
     timed("6d. a crash-looping server fails `up` within the bounded time, naming the crash; the old pods keep serving", async () => {
-        const crashing = JSON.stringify({ hello: { kind: "job", image: refs.hello }, server: { replicas: 2, image: refs.server, args: ["-no-such-flag"] } });
+        const crashing = JSON.stringify({ hello: { kind: "job", image: refs.hello }, server: { replicas: 2, ...SERVER_PROBES, image: refs.server, args: ["-no-such-flag"] } });
         await stack.setConfig("dockyard:apps", { value: crashing });
         const started = Date.now();
         await assert.rejects(up(stack), (e: Error) => {
@@ -553,7 +568,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
             "dockyard:registry": { value: JSON.stringify({ server, username }) },
             "dockyard:registryPassword": { value: cluster.info.registry.password, secret: true },
             "dockyard:promoteFrom": { value: "e2e-staging" },
-            "dockyard:apps": { value: JSON.stringify({ hello: { kind: "job" }, server: { replicas: 2 } }) },
+            "dockyard:apps": { value: JSON.stringify({ hello: { kind: "job" }, server: { replicas: 2, ...SERVER_PROBES } }) },
         });
         const pushedBefore = await registryContents();
         await up(prod!);
@@ -596,7 +611,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
 
     timed("P3. a pinned digest rolls prod back, whatever staging runs", async () => {
         const previous = refsHistory.server.at(-2)!;
-        await prod!.setConfig("dockyard:apps", { value: JSON.stringify({ hello: { kind: "job" }, server: { replicas: 2, image: previous } }) });
+        await prod!.setConfig("dockyard:apps", { value: JSON.stringify({ hello: { kind: "job" }, server: { replicas: 2, ...SERVER_PROBES, image: previous } }) });
         const { ops } = await up(prod!);
         assert.ok(ops.includes("update kubernetes:apps/v1:Deployment"), ops.join(", "));
         const pods = await waitUntil("prod's server pods to run the pinned digest", 120_000, async () => {
@@ -607,7 +622,64 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         assert.notDeepEqual(await imageIds(prodNamespace, "server"), await imageIds(namespace, "server"));
     });
 
+    // Someone else's app, as the component package's users bring theirs: test/fixtures/greeter listens on
+    // 9090, routes `GET /` exactly, has no HEALTHCHECK and no health paths. A program of its own uses GoApp
+    // directly with a prebuilt image, in a namespace it makes.
+    function greeterProgram(kubernetes: Record<string, unknown> = {}): automation.PulumiFn {
+        return async () => {
+            const { server, username, password } = cluster.info.registry;
+            const ns = new k8s.core.v1.Namespace("greeter-namespace", {
+                metadata: { name: greeterNamespace, labels: { "pod-security.kubernetes.io/enforce": "restricted" } },
+            });
+            const app = new GoApp("greeter", {
+                target: "kubernetes",
+                port: 9090,
+                image: { ref: refs.greeter, registry: { server, username, password: pulumi.secret(password) } },
+                kubernetes: { namespace: ns.metadata.name, readyTimeoutSeconds: 30, ...kubernetes },
+            });
+            return { endpoint: app.endpoint };
+        };
+    }
+
+    timed("O1. an outside app with the default args: TCP probes on its own port, pods Ready, its Service answers", async () => {
+        greeter = await engine.workspace("e2e-greeter", greeterProgram());
+        const { result } = await up(greeter);
+        assert.equal(result.summary.result, "succeeded");
+        assert.equal(result.outputs.endpoint.value, `greeter.${greeterNamespace}.svc.cluster.local:9090`);
+        const [pod] = (await cluster.getJson(["get", "pods", "-n", greeterNamespace, "-l", "app.kubernetes.io/name=greeter"])).items;
+        assert.ok(isReady(pod), "the greeter pod is Ready");
+        const [c] = pod.spec.containers;
+        assert.deepEqual([c.readinessProbe.tcpSocket, c.livenessProbe.tcpSocket], [{ port: "http" }, { port: "http" }]);
+        assert.deepEqual(c.ports.map((p: any) => p.containerPort), [9090]);
+        assert.equal(pod.status.containerStatuses[0].restartCount, 0);
+        const svc = await cluster.getJson(["get", "service", "greeter", "-n", greeterNamespace]);
+        const greeterProbe = new Probe(cluster, greeterNamespace, probeImage, pod.spec.imagePullSecrets[0].name);
+        const answers = await greeterProbe.requests(`http://${svc.spec.clusterIP}:9090/`, 3);
+        assert.equal(answers.failures, 0, JSON.stringify(answers));
+        for (const body of answers.bodies!) assert.equal(body.trim(), "Hello from greeter");
+    });
+
+    timed("O2. a health path the app does not serve fails `up`, naming the probe and the arg; the running pod keeps serving", async () => {
+        const events: automation.EngineEvent[] = [];
+        greeter = await engine.workspace("e2e-greeter", greeterProgram({ readinessPath: "/readyz" }));
+        await assert.rejects(greeter.up({ onEvent: (e) => events.push(e), color: "never" }), /greeter/);
+        const said = events.flatMap((e) => (e.diagnosticEvent?.severity === "error" ? [e.diagnosticEvent.message] : [])).join("\n");
+        assert.match(said, /greeter: its pods did not become Ready: the readiness probe is HTTP GET \/readyz on port 9090, which must answer 2xx or 3xx \(readinessPath sets the path/);
+        const events404 = await cluster.kubectlOk(["get", "events", "-n", greeterNamespace, "--field-selector", "reason=Unhealthy", "-o", "jsonpath={.items[*].message}"]);
+        assert.match(events404, /Readiness probe failed: HTTP probe failed with statuscode: 404/);
+        const svc = await cluster.getJson(["get", "service", "greeter", "-n", greeterNamespace]);
+        const ready = (await cluster.getJson(["get", "pods", "-n", greeterNamespace, "-l", "app.kubernetes.io/name=greeter"])).items.filter(isReady);
+        assert.equal(ready.length, 1, "the pod from O1 is still the Ready one");
+        const greeterProbe = new Probe(cluster, greeterNamespace, probeImage, ready[0].spec.imagePullSecrets[0].name);
+        const answer = await greeterProbe.requests(`http://${svc.spec.clusterIP}:9090/`, 1);
+        assert.equal(answer.failures, 0, JSON.stringify(answer));
+        assert.equal((await greeter.destroy({ color: "never" })).summary.result, "succeeded");
+        await greeter.workspace.removeStack("e2e-greeter");
+        greeter = undefined;
+    });
+
     timed("7. destroy leaves nothing of either stack; stopping the cluster leaves the host as before", async () => {
+        if (greeter) assert.equal((await greeter.destroy({ color: "never" })).summary.result, "succeeded");
         if (prod) assert.equal((await prod.destroy({ color: "never" })).summary.result, "succeeded");
         const { summary } = await stack.destroy({ color: "never" });
         assert.equal(summary.result, "succeeded");

@@ -44,6 +44,28 @@ pulumi.all([app.imageRef, app.endpoint, app.workload.container.urn]).apply(([ima
 });
 `;
 
+// Someone else's app (test/fixtures/greeter: port 9090, no HEALTHCHECK, no health paths, no GO_IMAGE arg).
+// Under mocks the SDK writes warnings to console.warn: the program collects them.
+const greeterProgram = `
+const pulumi = require("@pulumi/pulumi");
+const seen = [];
+const warnings = [];
+console.warn = (...args) => warnings.push(args.join(" "));
+pulumi.runtime.setMocks({
+    newResource: (args) => {
+        seen.push({ type: args.type, name: args.name, inputs: args.inputs });
+        return { id: args.name + "-id", state: args.inputs };
+    },
+    call: (args) => args.inputs,
+}, "consumer", "test", false);
+const { GoApp } = require("@dockyard/components");
+const onDocker = new GoApp("greeter", { appDir: process.argv[2], target: "docker", image: { goImage: "golang:1.26" } });
+const onKubernetes = new GoApp("greeter-k8s", { target: "kubernetes", port: 9090, image: { ref: "registry.example.com/greeter@sha256:" + "e".repeat(64) } });
+pulumi.all([onDocker.workload.container.urn, onKubernetes.workload.deployment.urn]).apply(() => {
+    console.log(JSON.stringify({ seen, warnings }));
+});
+`;
+
 const typedConsumer = `
 import { GoApp, type GoAppArgs, InvalidArgsError, validateGoAppArgs } from "@dockyard/components";
 const args: GoAppArgs = { appDir: "apps/server", target: "kubernetes", kubernetes: { replicas: 2, serviceType: "ClusterIP" } };
@@ -96,6 +118,23 @@ describe("the published component package", function () {
                     "dockyard:image:GoAppImage",
                     "dockyard:index:GoApp",
                 ]);
+            });
+
+            it("runs an app it did not grow up with: no health wait without a HEALTHCHECK, TCP probes, the warnings", () => {
+                fs.writeFileSync(path.join(project, "greeter.js"), greeterProgram);
+                const out = JSON.parse(sh("node", ["greeter.js", path.join(repoRoot, "test", "fixtures", "greeter")], project).trim().split("\n").pop()!);
+                const input = (type: string, name: string) => out.seen.find((r: { type: string; name: string }) => r.type === type && r.name === name)?.inputs;
+                const container = input("docker:index/container:Container", "greeter-workload-container");
+                assert.equal(container.wait, false);
+                assert.equal(container.healthcheck, undefined);
+                assert.equal(container.mustRun, true);
+                const [c] = input("kubernetes:apps/v1:Deployment", "greeter-k8s-workload-deployment").spec.template.spec.containers;
+                assert.deepEqual([c.readinessProbe.tcpSocket, c.livenessProbe.tcpSocket], [{ port: "http" }, { port: "http" }]);
+                assert.deepEqual(c.ports, [{ name: "http", containerPort: 9090, protocol: "TCP" }]);
+                const warnings = out.warnings.join("\n");
+                assert.match(warnings, /app "greeter": build arg GO_IMAGE \(from goImage\) is not declared in \S+greeter\/Dockerfile, so the build ignores it/);
+                assert.match(warnings, /greeter-workload: the image has no HEALTHCHECK, so `pulumi up` waits only for the container to be running/);
+                assert.match(warnings, /the Dockerfile EXPOSEs 9090 but port is 8080 \(the default\)/);
             });
 
             it("type-checks a TypeScript consumer, and keeps internals out of the declarations", () => {

@@ -142,6 +142,22 @@ export async function ensureGoBaseImage(janitor: Janitor): Promise<string> {
     }
 }
 
+/** An app written as outside users write theirs: see test/fixtures/greeter/main.go. */
+export const greeterDir = path.join(repoRoot, "test", "fixtures", "greeter");
+/** What greeter's Dockerfile builds FROM, by name, as most Go Dockerfiles do. */
+export const GREETER_BASE = "golang:1.26";
+
+/**
+ * greeter's Dockerfile has no GO_IMAGE arg to point at the offline Go image, so that image stands in
+ * under the name the Dockerfile uses, unless the engine already holds a real one (left as it is). A
+ * tag this call makes goes with `janitor`; it only names the offline image, which stays.
+ */
+export async function ensureGreeterBase(janitor: Janitor, goImage: string): Promise<void> {
+    if ((await docker(["image", "inspect", GREETER_BASE])).code === 0) return;
+    await dockerOk(["tag", goImage, GREETER_BASE]);
+    janitor.image(GREETER_BASE);
+}
+
 /** Builds apps/<app>/Dockerfile unchanged, with the offline base image as GO_IMAGE. */
 export async function buildApp(app: string, tag: string, goImage: string, extra: string[] = []): Promise<void> {
     await dockerOk(["build", "--quiet", "--build-arg", `GO_IMAGE=${goImage}`, "-t", tag, ...extra, path.join(appsDir, app)]);
