@@ -96,7 +96,7 @@ describe("apps on a real Docker engine", function () {
         for (const [dockerfile, image] of built) {
             const config = JSON.parse(await dockerOk(["image", "inspect", "-f", "{{json .Config}}", image]));
             const facts = readDockerfile(fs.readFileSync(dockerfile, "utf8"));
-            assert.equal(facts.healthcheck, config.Healthcheck != null, `${dockerfile}: HEALTHCHECK read ${facts.healthcheck}, built ${JSON.stringify(config.Healthcheck)}`);
+            assert.equal(facts.healthcheck, (config.Healthcheck ?? null) !== null, `${dockerfile}: HEALTHCHECK read ${facts.healthcheck}, built ${JSON.stringify(config.Healthcheck)}`);
             const exposed = Object.keys(config.ExposedPorts ?? {}).map((p) => Number(p.split("/")[0])).sort((a, b) => a - b);
             assert.deepEqual(facts.exposedPorts, exposed, dockerfile);
         }
