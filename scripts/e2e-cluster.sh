@@ -545,6 +545,8 @@ cmd=${1:?$usage}
 case $cmd in
     up)
         S=${2:?state dir}; OWNER_PID=${OWNER_PID:-$PPID}
+        # `down` and `sweep` only ever remove a dockyard-e2e-* dir: a cluster started elsewhere could not be stopped.
+        [[ ${S##*/} == dockyard-e2e-* ]] || { log "the state dir must be named dockyard-e2e-*, not ${S##*/}"; exit 2; }
         sweep
         if other=$(live_cluster); then
             log "another run's cluster is up ($other, owner pid $(cat "$other/owner.pid")): one per machine; wait for it to finish"
