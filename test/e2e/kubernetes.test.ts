@@ -279,13 +279,31 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         assert.deepEqual(Object.keys(preview.changeSummary), ["same"]);
     });
 
-    timed("3. a new server image rolls only the Deployment, with zero failed requests", async () => {
+    timed("3. a new server image rolls only the Deployment, with zero failed requests; a second `up` meanwhile fails fast, naming the first", async () => {
         refs.server = await pushApp("server", "v2");
         refsHistory.server.push(refs.server);
         await configure();
         // Traffic flows from inside the cluster before the rollout starts.
         const loop = await probe.loop(await serviceUrl());
-        const { ops } = await up(stack);
+        const first = up(stack);
+        // Awaited below; this only keeps an early failure of the steps between from leaving it unhandled.
+        first.catch(() => undefined);
+        // Another deploy of the same stack, as a second CI job would start one, once the first is applying.
+        await waitUntil("the rollout to begin", 120_000, async () =>
+            (await cluster.getJson(["get", "deployment", "server", "-n", namespace])).spec.template.spec.containers[0].image === refs.server ? true : undefined,
+        );
+        const rival = await engine.workspace("e2e-staging", () => program({ ...process.env, DOCKYARD_SOURCE_COMMIT: stagingCommit }));
+        const rivalStarted = Date.now();
+        await assert.rejects(rival.up({ color: "never" }), (e: Error) => {
+            assert.match(e.message, /the stack is currently locked by 1 lock\(s\)/);
+            // The holder: user@host, its pid and when it took the lock.
+            assert.match(e.message, new RegExp(`created by \\S+@${os.hostname()} \\(pid \\d+\\) at \\d{4}-\\d\\d-\\d\\dT`));
+            return true;
+        });
+        const rivalSeconds = (Date.now() - rivalStarted) / 1000;
+        assert.ok(rivalSeconds < 15, `the second up took ${rivalSeconds} s to fail`);
+        console.log(`      a second up failed after ${rivalSeconds.toFixed(1)} s, naming the first`);
+        const { ops } = await first;
         // `up` returns once the new pods are ready; the old ones are still draining. Keep the traffic
         // on until they are gone, so their shutdown is measured too.
         const pods = await waitUntil("the old server pods to be gone", 120_000, async () => {
