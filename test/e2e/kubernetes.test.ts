@@ -679,7 +679,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
 
     timed("O2. a health path the app does not serve fails `up`, naming the probe and the arg; the running pod keeps serving", async () => {
         const events: automation.EngineEvent[] = [];
-        greeter = await engine.workspace("e2e-greeter", greeterProgram({ readinessPath: "/readyz" }));
+        greeter = await engine.workspace("e2e-greeter", greeterProgram({ readinessPath: "/readyz", readyTimeoutSeconds: 10 }));
         await assert.rejects(greeter.up({ onEvent: (e) => events.push(e), color: "never" }), /greeter/);
         const said = events.flatMap((e) => (e.diagnosticEvent?.severity === "error" ? [e.diagnosticEvent.message] : [])).join("\n");
         assert.match(said, /greeter: its pods did not become Ready: the readiness probe is HTTP GET \/readyz on port 9090, which must answer 2xx or 3xx \(readinessPath sets the path/);
