@@ -161,7 +161,7 @@ export class GoAppImage extends pulumi.ComponentResource {
             ...(args.goImage !== undefined && { GO_IMAGE: args.goImage }),
             ...(args.runtimeImage !== undefined && { RUNTIME_IMAGE: args.runtimeImage }),
         };
-        const facts = dockerfileFacts(args) as DockerfileFacts;
+        const facts = readDockerfile(fs.readFileSync(dockerfile, "utf8"), args.target);
         this.hasHealthcheck = facts.healthcheck;
         this.exposedPorts = facts.exposedPorts;
         warnUndeclared(this, app, dockerfile, facts, buildArgs, args);

@@ -89,8 +89,8 @@ function probeCheck(path: string | undefined): Pick<k8s.types.input.core.v1.Prob
     return path === undefined ? { tcpSocket: { port: "http" } } : { httpGet: { path, port: "http" } };
 }
 
-/** How a probe checks, in words, with the arg that changes it. @internal */
-export function describeProbes(port: number, paths: { readinessPath?: string; livenessPath?: string }): string {
+/** How each probe checks, in words, with the arg that changes it. */
+function describeProbes(port: number, paths: { readinessPath?: string; livenessPath?: string }): string {
     const one = (probe: string, field: "readinessPath" | "livenessPath") => {
         const path = paths[field];
         return path === undefined

@@ -12,7 +12,7 @@ export interface DockerfileFacts {
      * inherits from an earlier stage it is built `FROM`. A base image from a registry is not looked into.
      */
     healthcheck: boolean;
-    /** Ports the built stage (and the stages it is built from) `EXPOSE`, numbers only. */
+    /** TCP ports the built stage (and the stages it is built from) `EXPOSE`; UDP and variables are left out. */
     exposedPorts: number[];
     /** The stages' names, in order; unnamed stages are left out. */
     stages: string[];

@@ -659,6 +659,13 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         };
     }
 
+    /** What greeter's Service answers from inside its namespace, pulling the probe with `pod`'s pull Secret. */
+    async function greeterAnswers(pod: any, count: number): Promise<ProbeSummary> {
+        const svc = await cluster.getJson(["get", "service", "greeter", "-n", greeterNamespace]);
+        const greeterProbe = new Probe(cluster, greeterNamespace, probeImage, pod.spec.imagePullSecrets[0].name);
+        return greeterProbe.requests(`http://${svc.spec.clusterIP}:9090/`, count);
+    }
+
     timed("O1. an outside app with the default args: TCP probes on its own port, pods Ready, its Service answers", async () => {
         greeter = await engine.workspace("e2e-greeter", greeterProgram());
         const { result } = await up(greeter);
@@ -670,9 +677,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         assert.deepEqual([c.readinessProbe.tcpSocket, c.livenessProbe.tcpSocket], [{ port: "http" }, { port: "http" }]);
         assert.deepEqual(c.ports.map((p: any) => p.containerPort), [9090]);
         assert.equal(pod.status.containerStatuses[0].restartCount, 0);
-        const svc = await cluster.getJson(["get", "service", "greeter", "-n", greeterNamespace]);
-        const greeterProbe = new Probe(cluster, greeterNamespace, probeImage, pod.spec.imagePullSecrets[0].name);
-        const answers = await greeterProbe.requests(`http://${svc.spec.clusterIP}:9090/`, 3);
+        const answers = await greeterAnswers(pod, 3);
         assert.equal(answers.failures, 0, JSON.stringify(answers));
         for (const body of answers.bodies!) assert.equal(body.trim(), "Hello from greeter");
     });
@@ -685,11 +690,9 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         assert.match(said, /greeter: its pods did not become Ready: the readiness probe is HTTP GET \/readyz on port 9090, which must answer 2xx or 3xx \(readinessPath sets the path/);
         const events404 = await cluster.kubectlOk(["get", "events", "-n", greeterNamespace, "--field-selector", "reason=Unhealthy", "-o", "jsonpath={.items[*].message}"]);
         assert.match(events404, /Readiness probe failed: HTTP probe failed with statuscode: 404/);
-        const svc = await cluster.getJson(["get", "service", "greeter", "-n", greeterNamespace]);
         const ready = (await cluster.getJson(["get", "pods", "-n", greeterNamespace, "-l", "app.kubernetes.io/name=greeter"])).items.filter(isReady);
         assert.equal(ready.length, 1, "the pod from O1 is still the Ready one");
-        const greeterProbe = new Probe(cluster, greeterNamespace, probeImage, ready[0].spec.imagePullSecrets[0].name);
-        const answer = await greeterProbe.requests(`http://${svc.spec.clusterIP}:9090/`, 1);
+        const answer = await greeterAnswers(ready[0], 1);
         assert.equal(answer.failures, 0, JSON.stringify(answer));
         assert.equal((await greeter.destroy({ color: "never" })).summary.result, "succeeded");
         await greeter.workspace.removeStack("e2e-greeter");
