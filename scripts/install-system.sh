@@ -6,19 +6,29 @@ set -euo pipefail
 sudo=""
 [[ $(id -u) -eq 0 ]] || sudo=sudo
 
-# Debian's docker.io is the engine (and a BuildKit-capable client); busybox-static
-# gives the offline Go base image its shell; docker-registry is the push tests'
-# registry (apache2-utils makes its htpasswd); shellcheck lets actionlint check run:
-# blocks. The end-to-end cluster's node and control plane take the rest: etcd-server,
-# containerd, runc and the CNI plugins, iptables and conntrack for kube-proxy, socat to
-# reach into the cluster's network namespace, openssl for its certificates.
-packages=(docker.io busybox-static docker-registry apache2-utils shellcheck
-  etcd-server containerd runc containernetworking-plugins iptables conntrack socat openssl iproute2 util-linux
+# busybox-static gives the offline Go base image its shell; docker-registry is the push tests'
+# registry (apache2-utils makes its htpasswd); shellcheck lets actionlint check run: blocks. The
+# end-to-end cluster's node and control plane take the rest: etcd-server, containerd, runc and the CNI
+# plugins, iptables and conntrack for kube-proxy, socat to reach into the cluster's network namespace,
+# openssl for its certificates.
+packages=(busybox-static docker-registry apache2-utils shellcheck
+  etcd-server containernetworking-plugins iptables conntrack socat openssl iproute2 util-linux
   "$@")
+# An engine already on the machine is used as it is: GitHub's ubuntu-24.04 runners come with Docker CE
+# (docker-ce, containerd.io, whose runc is inside it), and Debian's docker.io, containerd and runc
+# conflict with those packages. Debian's are the fallback on a machine that has none.
+for tool in dockerd:docker.io containerd:containerd runc:runc; do
+  command -v "${tool%%:*}" >/dev/null || packages+=("${tool#*:}")
+done
 need=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f '${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
+# What would be installed, and nothing done: the unit suite checks the choice on a made-up machine.
+if [[ -n ${DOCKYARD_INSTALL_PLAN:-} ]]; then
+  echo "${need[*]}"
+  exit 0
+fi
 if ((${#need[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -q
