@@ -1,8 +1,9 @@
 // The program's composition: one GoApp per configured app, on the stack's target.
-import { GoApp, RegistryLoginError, checkRegistryLogin } from "@dockyard/components";
+import { GoApp, RegistryLoginError, STACK_ANNOTATION, checkRegistryLogin, currentStackName } from "@dockyard/components";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PROMOTED, type StackPlan, parseStackConfig, readRawConfig, withEnvironmentDefaults, withPromotedImages } from "./config";
+import { refuseForeignObjects } from "./ownership";
 
 /** What each app exports. */
 export interface AppOutputs {
@@ -38,7 +39,8 @@ function createNamespace(name: string, podSecurityVersion: string): k8s.core.v1.
         context: cluster.get("context"),
         cluster: cluster.get("cluster"),
     });
-    return new k8s.core.v1.Namespace("namespace", { metadata: { name, labels: podSecurityLabels(podSecurityVersion) } }, { provider });
+    const metadata = { name, labels: podSecurityLabels(podSecurityVersion), annotations: { [STACK_ANNOTATION]: currentStackName() } };
+    return new k8s.core.v1.Namespace("namespace", { metadata }, { provider });
 }
 
 export function compose(plan: StackPlan, sourceCommit?: string): Record<string, AppOutputs> {
@@ -102,7 +104,8 @@ export interface ProgramOutputs {
 /**
  * The whole program: this stack's config validated, the registry login checked (a wrong or rotated
  * password fails the preview, before anything is created), promoted digests read from the source
- * stack, then composed. `index.ts` and the Automation API's inline programs run it.
+ * stack, the cluster checked for objects of the same names that are not this stack's, then composed.
+ * `index.ts` and the Automation API's inline programs run it.
  */
 export async function program(env: NodeJS.ProcessEnv = process.env): Promise<ProgramOutputs> {
     let plan = parseStackConfig(withEnvironmentDefaults(readRawConfig(), env), new pulumi.Config("dockyard").getSecret("registryPassword"));
@@ -124,5 +127,7 @@ export async function program(env: NodeJS.ProcessEnv = process.env): Promise<Pro
         plan = withPromotedImages(plan, name, apps);
         sourceCommit = typeof commit === "string" ? commit : undefined;
     }
+    // Last before anything is created: what the plan would take over, it refuses, in a preview too.
+    await refuseForeignObjects(plan, currentStackName());
     return { apps: compose(plan, sourceCommit), ...(sourceCommit && { sourceCommit }) };
 }

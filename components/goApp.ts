@@ -4,7 +4,7 @@ import { DOCKER_DEFAULTS, DockerWorkload, type DockerWorkloadArgs, validateDocke
 import { GoAppImage, type GoAppImageArgs, dockerfileFacts, validateGoAppImageArgs, validateRegistry } from "./goAppImage";
 import { isDigestRef } from "./internal/imageRef";
 import { type ArgProblem, checkOneOf, known, throwIfAny, under } from "./internal/problems";
-import { KubernetesWorkload, type KubernetesWorkloadArgs, validateKubernetesWorkloadArgs } from "./kubernetesWorkload";
+import { type KubernetesObjectRef, KubernetesWorkload, type KubernetesWorkloadArgs, kubernetesWorkloadObjects, validateKubernetesWorkloadArgs } from "./kubernetesWorkload";
 import { type RegistryCredentials, type WorkloadArgs } from "./types";
 
 /** Where a GoApp runs. */
@@ -109,6 +109,12 @@ function pullCredentials(args: GoAppArgs): RegistryCredentials | undefined {
     return { server: registry.server, username: registry.username, password: registry.password };
 }
 
+/** The KubernetesWorkload settings GoApp decides itself, beside the image and credentials. */
+function kubernetesArgs(name: string, args: GoAppArgs): Omit<KubernetesWorkloadArgs, "image"> {
+    const appName = args.kubernetes?.appName ?? (args.appDir ? path.basename(path.resolve(args.appDir)) : name);
+    return { ...args.kubernetes, appName, kind: args.kind };
+}
+
 /**
  * A Go app from source to running workload in one line: its image built from `appDir` with a
  * content tag (or a prebuilt image by digest), then run as a hardened container on Docker or a
@@ -126,6 +132,14 @@ export class GoApp extends pulumi.ComponentResource {
     public readonly endpoint?: pulumi.Output<string>;
     /** Jobs on Docker: what the job printed. */
     public readonly logs?: pulumi.Output<string>;
+
+    /**
+     * The Kubernetes objects `new GoApp(name, args)` would make under fixed names, in its namespace; none on
+     * Docker. A program checks these against the cluster before creating anything (see `STACK_ANNOTATION`).
+     */
+    static kubernetesObjects(name: string, args: GoAppArgs): KubernetesObjectRef[] {
+        return args.target === "kubernetes" ? kubernetesWorkloadObjects(`${name}-workload`, kubernetesArgs(name, args)) : [];
+    }
 
     constructor(name: string, args: GoAppArgs, opts?: pulumi.ComponentResourceOptions) {
         throwIfAny(`GoApp "${name}"`, validateGoAppArgs(args));
@@ -148,9 +162,8 @@ export class GoApp extends pulumi.ComponentResource {
             this.logs = workload.logs;
             this.workload = workload;
         } else {
-            const appName = args.kubernetes?.appName ?? (args.appDir ? path.basename(path.resolve(args.appDir)) : name);
             const registryCredentials = args.kubernetes?.registryCredentials ?? pullCredentials(args);
-            const workload = new KubernetesWorkload(`${name}-workload`, { ...args.kubernetes, appName, registryCredentials, ...shared }, { parent: this });
+            const workload = new KubernetesWorkload(`${name}-workload`, { ...kubernetesArgs(name, args), registryCredentials, ...shared }, { parent: this });
             this.endpoint = workload.address;
             this.workload = workload;
         }

@@ -9,6 +9,10 @@ export {
     SERVICE_TYPES,
     KUBERNETES_DEFAULTS,
     validateKubernetesWorkloadArgs,
+    type KubernetesObjectRef,
+    kubernetesWorkloadObjects,
+    STACK_ANNOTATION,
+    currentStackName,
 } from "./kubernetesWorkload";
 export { type Autoscale } from "./autoscaling";
 export { type WorkloadArgs, type WorkloadKind, WORKLOAD_KINDS, type ResourceQuantities, type RegistryCredentials } from "./types";

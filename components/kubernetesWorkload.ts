@@ -110,7 +110,10 @@ export interface KubernetesWorkloadArgs extends WorkloadArgs {
     readOnlyRootFilesystem?: boolean;
     /** Extra labels on every object; the selector labels cannot be overridden. Default: `{}`. */
     labels?: Record<string, string>;
-    /** Annotations on every object and the pod template. Default: `{}`. */
+    /**
+     * Annotations on every object and the pod template. Every object also gets `dockyard.dev/stack`, naming the
+     * stack that made it, whatever is given here. Default: `{}`.
+     */
     annotations?: Record<string, string>;
     /** Kubernetes provider for every object. Default: the one from `opts`, else the ambient default provider. */
     provider?: k8s.Provider;
@@ -204,6 +207,51 @@ export function validateKubernetesWorkloadArgs(args: KubernetesWorkloadArgs): Ar
 }
 
 /**
+ * The annotation on every object a workload makes, naming the stack that made it
+ * (`<organization>/<project>/<stack>`): what tells this stack's objects from anyone else's in the namespace.
+ */
+export const STACK_ANNOTATION = "dockyard.dev/stack";
+
+/** The full name of the stack being deployed, as `STACK_ANNOTATION` carries it. */
+export function currentStackName(): string {
+    return `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
+}
+
+/** An object a workload makes under a fixed name: the name another object in its namespace could already hold. */
+export interface KubernetesObjectRef {
+    /** As in the object: `v1`, `apps/v1`, … */
+    apiVersion: string;
+    kind: string;
+    name: string;
+    /** The component that makes it: its `app.kubernetes.io/instance` label. */
+    instance: string;
+}
+
+/** The PodDisruptionBudget a service gets, if any. */
+function disruptionBudget(args: Omit<KubernetesWorkloadArgs, "image">): { maxUnavailable: number | string } | false {
+    const minReplicas = args.autoscale?.minReplicas ?? args.replicas ?? KUBERNETES_DEFAULTS.replicas;
+    return args.podDisruptionBudget ?? (minReplicas >= 2 ? { maxUnavailable: KUBERNETES_DEFAULTS.maxUnavailable } : false);
+}
+
+/**
+ * The objects `new KubernetesWorkload(name, args)` makes under fixed names, all in its namespace. Its Secrets
+ * are left out: their names are generated, so they never meet an existing object.
+ */
+export function kubernetesWorkloadObjects(name: string, args: Omit<KubernetesWorkloadArgs, "image">): KubernetesObjectRef[] {
+    const objectName = args.objectName ?? args.appName ?? name;
+    const ref = (apiVersion: string, kind: string) => ({ apiVersion, kind, name: objectName, instance: name });
+    const serviceAccount = args.serviceAccountName === undefined ? [ref("v1", "ServiceAccount")] : [];
+    if (args.kind === "job") return [...serviceAccount, ref("batch/v1", "Job")];
+    return [
+        ...serviceAccount,
+        ref("apps/v1", "Deployment"),
+        ref("v1", "Service"),
+        ...(args.autoscale ? [ref("autoscaling/v2", "HorizontalPodAutoscaler")] : []),
+        ...(disruptionBudget(args) ? [ref("policy/v1", "PodDisruptionBudget")] : []),
+    ];
+}
+
+/**
  * Runs an image on Kubernetes: a Deployment plus Service for a service, a Job for a run-to-completion
  * app. Pods meet the Pod Security Standards `restricted` profile with a read-only root filesystem and
  * no service-account token, under a ServiceAccount of their own; rollouts never drop below the desired
@@ -258,9 +306,10 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
             ...args.labels,
             ...this.selectorLabels,
         };
-        const metadata = { name: objectName, namespace: args.namespace, labels, annotations: args.annotations };
+        const annotations = { ...args.annotations, [STACK_ANNOTATION]: currentStackName() };
+        const metadata = { name: objectName, namespace: args.namespace, labels, annotations };
         // Secrets are auto-named (no `name`): a changed value makes a new one, and the new name rolls the pods.
-        const generatedMetadata = { namespace: args.namespace, labels, annotations: args.annotations };
+        const generatedMetadata = { namespace: args.namespace, labels, annotations };
         // A fixed name cannot be held by two objects at once: a replacement deletes the old one first.
         const childOpts: pulumi.CustomResourceOptions = { parent: this, provider: args.provider, deleteBeforeReplace: true };
         const secretOpts: pulumi.CustomResourceOptions = { parent: this, provider: args.provider, replaceOnChanges: ["data", "stringData"] };
@@ -321,7 +370,7 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
         });
         const template = { metadata: { labels: this.selectorLabels, annotations: args.annotations }, spec };
         // What runs and where it came from, on the workload object itself: `kubectl get deploy -o yaml` tells.
-        const workloadMetadata = { ...metadata, annotations: { ...args.annotations, ...provenance(args.image, args.sourceCommit) } };
+        const workloadMetadata = { ...metadata, annotations: { ...annotations, ...provenance(args.image, args.sourceCommit) } };
         // The provider otherwise waits 10 minutes for a workload that can never become ready.
         const awaitOpts: pulumi.CustomResourceOptions = { ...childOpts, customTimeouts: { create: readyTimeout, update: readyTimeout } };
 
@@ -371,7 +420,7 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
                 childOpts,
             );
             if (args.autoscale) this.autoscaler = horizontalPodAutoscaler(name, this.deployment, args.autoscale, metadata, childOpts);
-            const budget = args.podDisruptionBudget ?? (minReplicas >= 2 ? { maxUnavailable: d.maxUnavailable } : false);
+            const budget = disruptionBudget(args);
             if (budget) {
                 this.podDisruptionBudget = new k8s.policy.v1.PodDisruptionBudget(
                     `${name}-pdb`,

@@ -132,7 +132,8 @@ export function staleLocks(locks: StackLock[], host: string, isRunning: (pid: nu
     return { stale, live: locks.filter((l) => !stale.includes(l)) };
 }
 
-function isRunning(pid: number): boolean {
+/** Whether a process with this pid runs on this host (one of another user counts too). */
+export function isRunning(pid: number): boolean {
     try {
         process.kill(pid, 0);
         return true;

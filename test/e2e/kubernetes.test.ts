@@ -37,6 +37,7 @@ function timed(title: string, fn: (this: Mocha.Context) => Promise<void>): void 
 
 describe("Kubernetes end to end: real cluster, registry and engine", function () {
     const hostBefore = hostSnapshot();
+    const envBefore = { KUBECONFIG: process.env.KUBECONFIG, KUBECTL: process.env.KUBECTL };
     const janitor = new Janitor();
     // Everything this suite writes lives here, and goes on exit too (Ctrl-C skips `after`).
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "dockyard-e2e-work-"));
@@ -180,6 +181,9 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         execFileSync("go", ["build", "-o", httploop, "./cmd/httploop"], { cwd: path.join(repoRoot, "test", "e2e", "tools"), env: { ...process.env, CGO_ENABLED: "0" } });
         cluster = await Cluster.start();
         engine = await startEngine(cluster.info.kubeconfig, path.join(work, "engine"));
+        // Inline programs run in this process: their ownership check reads the cluster with kubectl, as a
+        // program under `pulumi up` would with the KUBECONFIG it inherits.
+        Object.assign(process.env, { KUBECONFIG: cluster.info.kubeconfig, KUBECTL: cluster.info.kubectl });
         const login = await run(dockerCli(), ["login", "-u", cluster.info.registry.username, "--password-stdin", cluster.info.registry.server], {
             env: { DOCKER_CONFIG: dockerConfig },
             input: (await import("stream")).Readable.from([cluster.info.registry.password]),
@@ -208,6 +212,10 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
             if (prod) await prod.destroy({ color: "never" }).catch(() => undefined);
             if (stack) await stack.destroy({ color: "never" }).catch(() => undefined);
         } finally {
+            for (const key of ["KUBECONFIG", "KUBECTL"] as const) {
+                if (envBefore[key] === undefined) delete process.env[key];
+                else process.env[key] = envBefore[key];
+            }
             cluster?.stop();
             await janitor.clean();
             process.removeListener("exit", cleanUp);
@@ -429,6 +437,51 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         await other.destroy({ color: "never" });
         await cluster.kubectlOk(["get", "namespace", taken]);
         await other.workspace.removeStack("e2e-adopt");
+    });
+
+    timed("6e. objects someone else made under our names, in a namespace we were given: preview and up refuse them by name, nothing is created, destroy leaves them", async () => {
+        const teamA = `${namespace}-team-a`;
+        await cluster.kubectlOk(["create", "namespace", teamA]);
+        // What the issue found adopted and then deleted: a ServiceAccount made by hand, and a Service with other ports.
+        await cluster.kubectlOk(["create", "serviceaccount", "server", "-n", teamA]);
+        await cluster.kubectlOk(["create", "service", "clusterip", "server", "--tcp=9999:9999", "-n", teamA]);
+        const uid = async (kind: string) => (await cluster.getJson(["get", kind, "server", "-n", teamA])).metadata.uid as string;
+        const before = { sa: await uid("serviceaccount"), svc: await uid("service") };
+
+        const other = await engine.workspace("e2e-foreign", () => program());
+        const { server, username } = cluster.info.registry;
+        await other.setAllConfig({
+            "dockyard:target": { value: "kubernetes" },
+            "dockyard:appsDir": { value: path.join(repoRoot, "apps") },
+            "dockyard:namespace": { value: teamA },
+            "dockyard:createNamespace": { value: "false" },
+            "dockyard:registry": { value: JSON.stringify({ server, username }) },
+            "dockyard:registryPassword": { value: cluster.info.registry.password, secret: true },
+            "dockyard:apps": { value: appsConfig(refs.server, refs.hello) },
+        });
+        const refused = (e: Error) => {
+            assert.match(e.message, new RegExp(`- ServiceAccount ${teamA}/server: it has no dockyard.dev/stack annotation: someone else made it`));
+            assert.match(e.message, new RegExp(`- Service ${teamA}/server: it has no dockyard.dev/stack annotation`));
+            assert.match(e.message, /nothing was created/);
+            // hello's objects are free, and not named.
+            assert.doesNotMatch(e.message, /\/hello:/);
+            return true;
+        };
+        await assert.rejects(other.preview({ color: "never" }), refused);
+        await assert.rejects(other.up({ color: "never" }), refused);
+        const state = await other.exportStack();
+        const created = (state.deployment.resources ?? []).filter((r: any) => r.type.startsWith("kubernetes:") && r.type !== "pulumi:providers:kubernetes");
+        assert.deepEqual(created, [], "nothing in the state");
+        const ours = await cluster.getJson(["get", "deployments,jobs,secrets,serviceaccounts,services,poddisruptionbudgets", "-n", teamA, "-l", "app.kubernetes.io/part-of=dockyard"]);
+        assert.deepEqual(ours.items, [], "nothing in the cluster");
+
+        await other.destroy({ color: "never" });
+        assert.deepEqual({ sa: await uid("serviceaccount"), svc: await uid("service") }, before, "destroy left both, untouched");
+        const svc = await cluster.getJson(["get", "service", "server", "-n", teamA]);
+        assert.deepEqual(svc.spec.ports.map((p: any) => p.port), [9999]);
+        assert.equal(svc.metadata.labels?.["app.kubernetes.io/part-of"], undefined);
+        await other.workspace.removeStack("e2e-foreign");
+        await cluster.kubectlOk(["delete", "namespace", teamA, "--wait=false"]);
     });
 
 

@@ -2,6 +2,7 @@
 // answers with the outputs the real providers would compute.
 import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "crypto";
+import { type ClusterObject, type PlannedObject, useClusterReader } from "../../ownership";
 
 export interface Registration {
     type: string;
@@ -38,6 +39,12 @@ function installRegistryDouble(): void {
     };
 }
 
+/**
+ * The cluster the program's ownership check reads under mocks: `objects` exist in it (none by default), and
+ * `reads` records what the program asked for. Set by `useMocks`.
+ */
+export const clusterDouble = { objects: [] as ClusterObject[], reads: [] as PlannedObject[][] };
+
 /** Other stacks' outputs, by full name (`organization/dockyard/staging`), as StackReference reads them. */
 export const stackOutputs = new Map<string, Record<string, unknown>>();
 
@@ -49,6 +56,8 @@ let previewing = false;
 
 export function resetRegistrations(): void {
     registrations = [];
+    clusterDouble.objects = [];
+    clusterDouble.reads = [];
     jobOutcome.exitCode = 0;
     jobOutcome.logs = "Hello, World!\n";
 }
@@ -117,6 +126,10 @@ function outputsFor(args: pulumi.runtime.MockResourceArgs): Record<string, any> 
 export async function useMocks(opts: { preview?: boolean; stack?: string } = {}): Promise<void> {
     previewing = opts.preview ?? false;
     installRegistryDouble();
+    useClusterReader(async (planned) => {
+        clusterDouble.reads.push(planned);
+        return clusterDouble.objects;
+    });
     await pulumi.runtime.setMocks(
         {
             newResource(args) {

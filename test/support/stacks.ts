@@ -4,7 +4,8 @@ import * as fs from "fs";
 import * as path from "path";
 import YAML from "yaml";
 import { repoRoot } from "./docker";
-import { known, resetRegistrations, stackOutputs, useMocks } from "./mocks";
+import type { ClusterObject } from "../../ownership";
+import { clusterDouble, known, resetRegistrations, stackOutputs, useMocks } from "./mocks";
 
 import type main from "../../index";
 
@@ -26,10 +27,12 @@ export function stackConfig(stack: string): Record<string, string> {
 
 /**
  * Mocks first, then config, then a fresh import of the program, as `pulumi up` would run it.
- * `secrets` are added as secret config, the way CI sets the registry password.
+ * `secrets` are added as secret config, the way CI sets the registry password; `cluster` holds the
+ * objects the ownership check finds (none by default).
  */
-export async function runProgram(stack: string, config: Record<string, string>, secrets: Record<string, string> = {}): Promise<Program> {
+export async function runProgram(stack: string, config: Record<string, string>, secrets: Record<string, string> = {}, cluster: ClusterObject[] = []): Promise<Program> {
     resetRegistrations();
+    clusterDouble.objects = cluster;
     await useMocks({ stack });
     pulumi.runtime.setAllConfig({ ...config, ...secrets }, Object.keys(secrets));
     const entry = require.resolve("../../index");
