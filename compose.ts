@@ -101,14 +101,24 @@ export interface ProgramOutputs {
     sourceCommit?: string;
 }
 
+/** How a tool runs the program, rather than a deploy. */
+export interface ProgramOptions {
+    /**
+     * Take every app's image, and the source commit, from this stack's outputs, as `promoteFrom` does: the
+     * drift check names its own stack, so it compares the cluster with what is deployed, never with a new build.
+     */
+    imagesFrom?: string;
+}
+
 /**
  * The whole program: this stack's config validated, the registry login checked (a wrong or rotated
  * password fails the preview, before anything is created), promoted digests read from the source
  * stack, the cluster checked for objects of the same names that are not this stack's, then composed.
  * `index.ts` and the Automation API's inline programs run it.
  */
-export async function program(env: NodeJS.ProcessEnv = process.env): Promise<ProgramOutputs> {
-    let plan = parseStackConfig(withEnvironmentDefaults(readRawConfig(), env), new pulumi.Config("dockyard").getSecret("registryPassword"));
+export async function program(env: NodeJS.ProcessEnv = process.env, opts: ProgramOptions = {}): Promise<ProgramOutputs> {
+    const raw = withEnvironmentDefaults(readRawConfig(), env);
+    let plan = parseStackConfig(opts.imagesFrom ? { ...raw, promoteFrom: opts.imagesFrom } : raw, new pulumi.Config("dockyard").getSecret("registryPassword"));
     if (plan.registryLogin) {
         const { server, username, password } = plan.registryLogin;
         try {

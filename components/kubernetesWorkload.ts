@@ -112,7 +112,8 @@ export interface KubernetesWorkloadArgs extends WorkloadArgs {
     labels?: Record<string, string>;
     /**
      * Annotations on every object and the pod template. Every object also gets `dockyard.dev/stack`, naming the
-     * stack that made it, whatever is given here. Default: `{}`.
+     * stack that made it, and `pulumi.com/patchForce: "true"`, so `up` takes back a field changed by hand;
+     * neither can be overridden here. Default: `{}`.
      */
     annotations?: Record<string, string>;
     /** Kubernetes provider for every object. Default: the one from `opts`, else the ambient default provider. */
@@ -306,7 +307,10 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
             ...args.labels,
             ...this.selectorLabels,
         };
-        const annotations = { ...args.annotations, [STACK_ANNOTATION]: currentStackName() };
+        // patchForce: on a field someone changed by hand (`kubectl scale`, `kubectl set env`), server-side apply
+        // would stop with a field conflict, in a preview too; the program is the source of truth for the fields it
+        // sets, so `up` takes them back. Fields it does not set stay with whoever set them.
+        const annotations = { ...args.annotations, [STACK_ANNOTATION]: currentStackName(), "pulumi.com/patchForce": "true" };
         const metadata = { name: objectName, namespace: args.namespace, labels, annotations };
         // Secrets are auto-named (no `name`): a changed value makes a new one, and the new name rolls the pods.
         const generatedMetadata = { namespace: args.namespace, labels, annotations };

@@ -74,12 +74,14 @@ case $verb in
       npx tsc -b components
     fi
     if [[ $verb == preview ]]; then
-      pulumi_quiet preview --stack dev "$@" || { explain_failure; exit 1; }
+      pulumi_quiet preview --stack dev --refresh=false "$@" || { explain_failure; exit 1; }
       exit 0
     fi
     # --skip-preview: with --yes the preview only prints, and costs a second run of the program and of
     # every changed image's build. `preview:dev` and pull requests still build in previews.
-    update() { pulumi_quiet up --stack dev --yes --skip-preview "$@"; }
+    # --refresh=false: Pulumi.yaml refreshes every operation (drift on shared stacks); on dev it would read
+    # every container and image again on each edit.
+    update() { pulumi_quiet up --stack dev --yes --skip-preview --refresh=false "$@"; }
     if ! update "$@"; then
       explain_failure
       # An interrupted up leaves a container holding the port and a pending create; a failed one

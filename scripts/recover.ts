@@ -67,7 +67,7 @@ export function resolvePendingCreates(pending: PendingOperation[], found: Map<st
             const urn = op.resource.urn;
             const target = pendingObject(op);
             const object = found.get(urn);
-            if (!target) return { urn, action: "clear", why: "not a Kubernetes object: the next up makes it again" };
+            if (!target) return { urn, action: "clear", why: `${op.resource.type} is not a named Kubernetes object: the next up makes it again` };
             if (!object) return { urn, action: "clear", why: `${target.kind} ${target.name} does not exist: the dead run never made it` };
             const where = object.metadata.namespace ? `${object.metadata.namespace}/${object.metadata.name}` : object.metadata.name;
             // An object that names this stack was made by one of its runs; the legacy labels do not count here.

@@ -17,6 +17,7 @@ import { program } from "../../compose";
 import { Cluster, hostSnapshot } from "../support/cluster";
 import { Janitor, appsDir, dockerCli, ensureEngine, ensureGoBaseImage, ensureGreeterBase, greeterDir, repoRoot, run, waitUntil } from "../support/docker";
 import { type Engine, startEngine } from "../support/engine";
+import { type StateStore, startStateStore } from "../support/stateStore";
 import { Probe, type ProbeSummary } from "../support/probe";
 import { stackConfig } from "../support/stacks";
 
@@ -51,6 +52,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
     const namespace = `dockyard-e2e-${Date.now().toString(36)}`;
     let cluster: Cluster;
     let engine: Engine;
+    let store: StateStore | undefined;
     let stack: automation.Stack;
     let goImage: string;
     let probeImage: string;
@@ -180,7 +182,9 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         fs.writeFileSync(path.join(work, ".dockerignore"), "*\n!httploop\n!Dockerfile\n");
         execFileSync("go", ["build", "-o", httploop, "./cmd/httploop"], { cwd: path.join(repoRoot, "test", "e2e", "tools"), env: { ...process.env, CGO_ENABLED: "0" } });
         cluster = await Cluster.start();
-        engine = await startEngine(cluster.info.kubeconfig, path.join(work, "engine"));
+        // staging and prod keep their state in a bucket, as CI keeps theirs: every step runs against S3.
+        store = await startStateStore(path.join(work, "s3"));
+        engine = await startEngine(cluster.info.kubeconfig, path.join(work, "engine"), store);
         // Inline programs run in this process: their ownership check reads the cluster with kubectl, as a
         // program under `pulumi up` would with the KUBECONFIG it inherits.
         Object.assign(process.env, { KUBECONFIG: cluster.info.kubeconfig, KUBECTL: cluster.info.kubectl });
@@ -217,6 +221,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
                 else process.env[key] = envBefore[key];
             }
             cluster?.stop();
+            store?.stop();
             await janitor.clean();
             process.removeListener("exit", cleanUp);
             cleanUp();
@@ -484,6 +489,174 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         await cluster.kubectlOk(["delete", "namespace", teamA, "--wait=false"]);
     });
 
+
+    // Deploys that die: the engine killed with SIGKILL (its whole process tree, as a killed runner) at three
+    // points, then `npm run recover` and `up`.
+
+    /** `npm run <script> -- --stack <name>`, in the engine's project directory, as a person would run it there. */
+    function stackTool(script: "recover" | "drift", stackName: string): Promise<{ code: number; stdout: string; stderr: string }> {
+        const args = ["-r", require.resolve("ts-node/register/transpile-only"), path.join(repoRoot, "scripts", `${script}.ts`), "--stack", stackName];
+        return run(process.execPath, args, { cwd: engine.workDir, env: { ...engine.env, TS_NODE_PROJECT: path.join(repoRoot, "tsconfig.json") } });
+    }
+    const recoverStack = (stackName: string) => stackTool("recover", stackName);
+    const driftCheck = (stackName: string) => stackTool("drift", stackName);
+
+    /** SIGKILL to the running `pulumi up` of a stack and to every process under it (the provider). */
+    function killDeploy(stackName: string): number[] {
+        const procs = fs.readdirSync("/proc").flatMap((pid) => {
+            try {
+                const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+                const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+                return [{ pid: Number(pid), ppid, argv: fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0") }];
+            } catch {
+                return [];
+            }
+        });
+        const cli = procs.find((p) => path.basename(p.argv[0]) === "pulumi" && p.argv.includes("up") && p.argv.some((a) => a.endsWith(stackName)));
+        assert.ok(cli, `a running pulumi up of ${stackName}`);
+        const tree = [cli.pid];
+        for (let i = 0; i < tree.length; i++) tree.push(...procs.filter((p) => p.ppid === tree[i]).map((p) => p.pid));
+        for (const pid of tree) process.kill(pid, "SIGKILL");
+        return tree;
+    }
+
+    /** The Kubernetes objects in a namespace that name the stack, and those its state holds: `Kind/name`. */
+    async function stackObjects(on: automation.Stack, ns: string): Promise<{ cluster: string[]; state: string[]; pending: unknown[] }> {
+        const kinds = "deployments,jobs,secrets,serviceaccounts,services,poddisruptionbudgets,horizontalpodautoscalers";
+        const owner = `organization/dockyard/${on.name}`;
+        const listed = await cluster.getJson(["get", kinds, "-n", ns]);
+        const inCluster = listed.items.filter((o: any) => o.metadata.annotations?.["dockyard.dev/stack"] === owner && !o.metadata.deletionTimestamp);
+        const state = (await on.exportStack()).deployment;
+        const inState = (state.resources ?? []).filter((r: any) => r.type.startsWith("kubernetes:") && r.outputs?.metadata?.namespace === ns);
+        return {
+            cluster: inCluster.map((o: any) => `${o.kind}/${o.metadata.name}`).sort(),
+            state: inState.map((r: any) => `${r.type.split(":")[2]}/${r.outputs.metadata.name}`).sort(),
+            pending: state.pending_operations ?? [],
+        };
+    }
+
+    /** After recover and up: nothing pending, the state holds exactly the stack's objects, a preview changes nothing. */
+    async function assertConverged(on: automation.Stack, ns: string): Promise<void> {
+        const objects = await stackObjects(on, ns);
+        assert.deepEqual(objects.pending, [], "no pending operations");
+        assert.ok(objects.state.length > 0, "the state holds the stack's objects");
+        assert.deepEqual(objects.state, objects.cluster, "the state's objects are the cluster's objects that name the stack");
+        const preview = await on.preview({ expectNoChanges: true, color: "never" });
+        assert.deepEqual(Object.keys(preview.changeSummary), ["same"]);
+    }
+
+    /** recover's report after a kill: the dead deploy's lock removed, the stack deployable. */
+    function assertRecovered(r: { code: number; stdout: string; stderr: string }): void {
+        assert.equal(r.code, 0, `${r.stdout}${r.stderr}`);
+        assert.match(r.stdout, new RegExp(`removed the lock of pid \\d+ of \\S+@${os.hostname()} \\(since \\S+\\): that deploy is not running`));
+        assert.match(r.stdout, /is deployable: \d+ pending operation\(s\) resolved/);
+        console.log(`      recover: ${r.stdout.trim().split("\n").join(" | ")}`);
+    }
+
+    timed("K1. a deploy killed while server rolls: recover, then up, converge, with zero failed requests", async () => {
+        refs.server = await pushApp("server", "k1");
+        refsHistory.server.push(refs.server);
+        await configure();
+        const loop = await probe.loop(await serviceUrl());
+        const dying = up(stack);
+        dying.catch(() => undefined);
+        await waitUntil("the rollout to begin", 120_000, async () =>
+            (await cluster.getJson(["get", "deployment", "server", "-n", namespace])).spec.template.spec.containers[0].image === refs.server ? true : undefined,
+        );
+        killDeploy(stack.name);
+        await assert.rejects(dying);
+        assertRecovered(await recoverStack(stack.name));
+        assert.equal((await up(stack)).result.summary.result, "succeeded");
+        await waitUntil("the old server pods to be gone", 120_000, async () => {
+            const current = await serverPods();
+            return current.length === 2 && current.every((p) => p.spec.containers[0].image === refs.server) ? true : undefined;
+        });
+        const summary = await loop.stop();
+        assert.ok(summary.requests > 50, `the loop ran: ${JSON.stringify(summary)}`);
+        assert.equal(summary.failures, 0, `failed requests: ${JSON.stringify(summary)}`);
+        await assertConverged(stack, namespace);
+    });
+
+    timed("K2. a deploy killed while the new hello Job runs: recover takes the Job back, up converges", async () => {
+        refs.hello = await pushApp("hello", "k2");
+        await configure();
+        const loop = await probe.loop(await serviceUrl());
+        const dying = up(stack);
+        dying.catch(() => undefined);
+        await waitUntil("the new Job to exist", 120_000, async () => {
+            const job = await cluster.getJson(["get", "jobs", "-n", namespace]);
+            return job.items.some((j: any) => j.metadata.name === "hello" && j.spec.template.spec.containers[0].image === refs.hello) ? true : undefined;
+        });
+        killDeploy(stack.name);
+        await assert.rejects(dying);
+        const r = await recoverStack(stack.name);
+        assertRecovered(r);
+        assert.match(r.stdout, new RegExp(`took Job ${namespace}/hello into the state: a dead run of this stack made it`));
+        // A refresh reads outputs back, not inputs: the state keeps the old Job's inputs (the old image), so the
+        // next up sees the image change and, a Job's spec being immutable, replaces it. It runs once more.
+        assert.equal((await up(stack)).result.summary.result, "succeeded");
+        const job = await cluster.getJson(["get", "job", "hello", "-n", namespace]);
+        assert.equal(job.spec.template.spec.containers[0].image, refs.hello);
+        assert.ok(job.status.succeeded >= 1, "the Job completed");
+        assert.equal((await loop.stop()).failures, 0);
+        await assertConverged(stack, namespace);
+    });
+
+    timed("K3. a first up killed right after it made the namespace: recover takes the namespace back, up converges", async () => {
+        const fresh = `${namespace}-fresh`;
+        const other = await engine.workspace("e2e-fresh", () => program());
+        const { server, username } = cluster.info.registry;
+        await other.setAllConfig({
+            "dockyard:target": { value: "kubernetes" },
+            "dockyard:appsDir": { value: path.join(repoRoot, "apps") },
+            "dockyard:namespace": { value: fresh },
+            "dockyard:podSecurityVersion": { value: cluster.minorVersion },
+            "dockyard:registry": { value: JSON.stringify({ server, username }) },
+            "dockyard:registryPassword": { value: cluster.info.registry.password, secret: true },
+            "dockyard:apps": { value: appsConfig(refs.server, refs.hello, { replicas: 1 }) },
+        });
+        const dying = up(other);
+        dying.catch(() => undefined);
+        await waitUntil("the namespace to exist", 120_000, async () => ((await cluster.getJson(["get", "namespaces"])).items.some((n: any) => n.metadata.name === fresh) ? true : undefined));
+        killDeploy(other.name);
+        await assert.rejects(dying);
+        const r = await recoverStack(other.name);
+        assertRecovered(r);
+        const { result } = await up(other);
+        assert.equal(result.summary.result, "succeeded");
+        await assertConverged(other, fresh);
+        const ns = await cluster.getJson(["get", "namespace", fresh]);
+        assert.equal(ns.metadata.annotations["dockyard.dev/stack"], "organization/dockyard/e2e-fresh");
+        await other.destroy({ color: "never" });
+        await waitUntil("the namespace to go", 120_000, async () => ((await cluster.getJson(["get", "namespaces"])).items.some((n: any) => n.metadata.name === fresh) ? undefined : true));
+        await other.workspace.removeStack("e2e-fresh");
+    });
+
+    timed("D1. drift: a kubectl scale and a kubectl set env on staging are named by field; the next up puts both back", async () => {
+        await cluster.kubectlOk(["scale", "deployment", "server", "--replicas=3", "-n", namespace]);
+        await cluster.kubectlOk(["set", "env", "deployment/server", "SHUTDOWN_TIMEOUT=99s", "-n", namespace]);
+        const r = await driftCheck(stack.name);
+        assert.equal(r.code, 1, `${r.stdout}${r.stderr}`);
+        console.log(`      drift: ${r.stdout.trim().split("\n").join(" | ")}`);
+        const line = r.stdout.split("\n").find((l) => l.includes(`Deployment ${namespace}/server:`));
+        assert.ok(line, r.stdout);
+        assert.match(line, /spec\.replicas/);
+        assert.match(line, /spec\.template\.spec\.containers\[0\]\.env/);
+        assert.match(r.stdout, /1 object\(s\) drifted/, "nothing else is reported");
+        // A preview writes no state: the refresh it ran is gone, and the state still says 2 replicas.
+        const state = (await stack.exportStack()).deployment.resources.find((x: any) => x.type === "kubernetes:apps/v1:Deployment" && x.outputs.metadata.namespace === namespace);
+        assert.equal(state.outputs.spec.replicas, 2);
+
+        // The next up, as Pulumi.yaml's `refresh: always` runs it (the project settings here are the suite's own).
+        assert.equal((await stack.up({ refresh: true, color: "never" })).summary.result, "succeeded");
+        const deployment = await cluster.getJson(["get", "deployment", "server", "-n", namespace]);
+        assert.equal(deployment.spec.replicas, 2);
+        assert.equal(deployment.spec.template.spec.containers[0].env.find((e: any) => e.name === "SHUTDOWN_TIMEOUT").value, "10s");
+        const clean = await driftCheck(stack.name);
+        assert.equal(clean.code, 0, `${clean.stdout}${clean.stderr}`);
+        assert.match(clean.stdout, /no drift/);
+        await readyServerPods(2, 120_000);
+    });
 
     // More than one machine: both nodes, a drain, a node lost outright, and the autoscaler. The client
     // probe runs pinned to the first node, which stays up throughout.

@@ -1,0 +1,87 @@
+// npm run drift -- --stack <stack>: what changed in the cluster behind Pulumi's back (a `kubectl scale`, a
+// `kubectl set env`, an object deleted by hand), as a short list of objects and fields rather than the
+// engine's full diff. It previews with a refresh (read from the cluster, never written: a preview keeps no
+// state) and reports every step the next `up`, which refreshes too (Pulumi.yaml), would take to put things back. The program runs with the images and
+// source commit the stack deployed last (its own outputs, as promotion reads them): no build, and a commit
+// not deployed yet is not drift. Exit code 0: no drift; 1: drift;
+// 2: the check itself failed. With GITHUB_STEP_SUMMARY set (a workflow), the list goes there too.
+import * as automation from "@pulumi/pulumi/automation";
+import * as fs from "fs";
+import { program } from "../compose";
+
+/** One object the next `up` would change, and the fields it would put back. */
+export interface Drifted {
+    /** `Deployment dockyard-staging/server` */
+    object: string;
+    /** What `up` would do: update, replace, create (the object is gone), delete. */
+    op: string;
+    /** The fields that differ, as property paths (`spec.replicas`); empty when the whole object is. */
+    fields: string[];
+}
+
+const CHANGES = new Set(["update", "replace", "create", "create-replacement", "delete", "delete-replaced"]);
+
+/** The object a step acts on, by kind, namespace and name where it is a Kubernetes object. */
+function describe(meta: automation.StepEventMetadata): string {
+    const state = meta.old ?? meta.new;
+    const metadata = (state?.outputs?.metadata ?? state?.inputs?.metadata) as { name?: string; namespace?: string } | undefined;
+    const kind = meta.type.split(":").pop() ?? meta.type;
+    if (!meta.type.startsWith("kubernetes:") || !metadata?.name) return `${kind} ${meta.urn.split("::").pop()}`;
+    return `${kind} ${metadata.namespace ? `${metadata.namespace}/` : ""}${metadata.name}`;
+}
+
+/** The drift a refreshed preview's events show: every step that is not a no-op, with the paths it changes. */
+export function driftFrom(events: automation.EngineEvent[]): Drifted[] {
+    const drifted = new Map<string, Drifted>();
+    for (const e of events) {
+        const meta = e.resourcePreEvent?.metadata;
+        if (!meta || !CHANGES.has(meta.op) || meta.type.startsWith("pulumi:")) continue;
+        const fields = Object.keys(meta.detailedDiff ?? {}).length > 0 ? Object.keys(meta.detailedDiff ?? {}) : (meta.diffs ?? []);
+        const op = meta.op === "create-replacement" || meta.op === "delete-replaced" ? "replace" : meta.op;
+        const key = meta.urn;
+        const seen = drifted.get(key);
+        drifted.set(key, { object: describe(meta), op: seen?.op ?? op, fields: [...new Set([...(seen?.fields ?? []), ...fields])].sort() });
+    }
+    return [...drifted.values()].sort((a, b) => a.object.localeCompare(b.object));
+}
+
+/** The list as a person reads it: one line per object. */
+export function formatDrift(stack: string, drifted: Drifted[]): string {
+    if (drifted.length === 0) return `stack ${stack}: no drift; the cluster matches what the program deploys`;
+    const lines = drifted.map((d) => `  ${d.object}: ${d.op === "create" ? "missing (deleted outside Pulumi)" : d.op === "delete" ? "would be deleted" : d.fields.join(", ") || d.op}`);
+    return [`stack ${stack}: ${drifted.length} object(s) drifted; the next up puts them back:`, ...lines].join("\n");
+}
+
+/** A preview of the stack after a refresh from the cluster, its state left as it was; its drift. */
+export async function drift(stack: automation.Stack): Promise<Drifted[]> {
+    const events: automation.EngineEvent[] = [];
+    await stack.preview({ refresh: true, diff: true, color: "never", onEvent: (e) => events.push(e) });
+    return driftFrom(events);
+}
+
+async function main(argv: string[]): Promise<number> {
+    const at = argv.indexOf("--stack");
+    const stackName = at >= 0 ? argv[at + 1] : undefined;
+    if (!stackName || argv.length !== 2) throw new Error("usage: npm run drift -- --stack <stack>");
+    // The program runs in this process (no language host), with the stack's config from Pulumi.<stack>.yaml
+    // here, and the images and commit this stack deployed last: a newer build is not drift.
+    const deployed = () => program(process.env, { imagesFrom: stackName });
+    const stack = await automation.LocalWorkspace.selectStack({ stackName, projectName: "dockyard", program: deployed }, { workDir: process.cwd() });
+    const drifted = await drift(stack);
+    const text = formatDrift(stackName, drifted);
+    console.log(text);
+    const summary = process.env.GITHUB_STEP_SUMMARY;
+    if (summary) fs.appendFileSync(summary, `## Drift: ${stackName}\n\n\`\`\`\n${text}\n\`\`\`\n`);
+    return drifted.length === 0 ? 0 : 1;
+}
+
+if (require.main === module) {
+    main(process.argv.slice(2)).then(
+        (code) => process.exit(code),
+        (e: Error) => {
+            console.error(`drift check failed: ${e.message}`);
+            process.exit(2);
+        },
+    );
+}
+

@@ -1,0 +1,104 @@
+// scripts/recover.ts: reading the CLI's lock error, deciding whether a lock may go, and resolving each
+// pending create against what the cluster holds.
+import { strict as assert } from "assert";
+import type { ClusterObject } from "../../ownership";
+import { type PendingOperation, locksInError, lockVerdict, pendingObject, refreshArgs, resolvePendingCreates } from "../../scripts/recover";
+
+const STACK = "organization/dockyard/staging";
+const LOCKED = [
+    "error: the stack is currently locked by 2 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`.",
+    "  s3://state/.pulumi/locks/organization/dockyard/staging/8d1c.json: created by root@runner-1 (pid 11885) at 2026-12-02T21:00:00Z",
+    "  s3://state/.pulumi/locks/organization/dockyard/staging/9e2d.json: created by ci@runner-2 (pid 42) at 2026-12-02T21:05:00Z",
+].join("\n");
+
+const urn = (type: string, name: string) => `urn:pulumi:staging::dockyard::${type}::${name}`;
+function creating(type: string, name: string | undefined, namespace?: string): PendingOperation {
+    return { type: "creating", resource: { urn: urn(type, `x-${name}`), type, inputs: name ? { metadata: { name, namespace } } : {} } };
+}
+function object(kind: string, name: string, namespace: string | undefined, owner?: string): ClusterObject {
+    return { apiVersion: "v1", kind, metadata: { name, namespace, annotations: owner ? { "dockyard.dev/stack": owner } : undefined } };
+}
+
+describe("recover", () => {
+    it("reads every lock the CLI names: user, host, pid and time", () => {
+        assert.deepEqual(locksInError(LOCKED), [
+            { username: "root", hostname: "runner-1", pid: 11885, timestamp: "2026-12-02T21:00:00Z" },
+            { username: "ci", hostname: "runner-2", pid: 42, timestamp: "2026-12-02T21:05:00Z" },
+        ]);
+        assert.deepEqual(locksInError("error: something else"), []);
+    });
+
+    describe("lockVerdict", () => {
+        const lock = (hostname: string, pid: number) => ({ username: "root", hostname, pid, timestamp: "2026-12-02T21:00:00Z" });
+        const alive = new Set([7]);
+        const running = (pid: number) => alive.has(pid);
+        it("a lock on this host whose process is gone may go", () => {
+            assert.deepEqual(lockVerdict([lock("here", 8)], "here", running, false), { removable: true, refusals: [] });
+        });
+        it("a lock on this host whose process runs is refused, even with --force, naming it", () => {
+            for (const force of [false, true]) {
+                const v = lockVerdict([lock("here", 7)], "here", running, force);
+                assert.equal(v.removable, false);
+                assert.match(v.refusals[0], /a deploy is running: pid 7 of root@here, since 2026-12-02T21:00:00Z/);
+            }
+        });
+        it("a lock of another host is refused unless --force", () => {
+            const v = lockVerdict([lock("there", 8)], "here", running, false);
+            assert.equal(v.removable, false);
+            assert.match(v.refusals[0], /locked by another machine: pid 8 of root@there.*--force/);
+            assert.deepEqual(lockVerdict([lock("there", 8)], "here", running, true), { removable: true, refusals: [] });
+        });
+        it("one live holder among dead ones keeps them all", () => {
+            assert.equal(lockVerdict([lock("here", 8), lock("here", 7)], "here", running, true).removable, false);
+        });
+    });
+
+    it("finds the object a pending Kubernetes create was making, by its fully qualified resource", () => {
+        assert.deepEqual(pendingObject(creating("kubernetes:core/v1:Service", "server", "ns")), { kubectl: "services/server", kind: "Service", name: "server", namespace: "ns" });
+        assert.deepEqual(pendingObject(creating("kubernetes:apps/v1:Deployment", "server", "ns"))?.kubectl, "deployments.v1.apps/server");
+        assert.deepEqual(pendingObject(creating("kubernetes:batch/v1:Job", "hello", "ns"))?.kubectl, "jobs.v1.batch/hello");
+        assert.deepEqual(pendingObject(creating("kubernetes:core/v1:Namespace", "team", "ignored")), { kubectl: "namespaces/team", kind: "Namespace", name: "team", namespace: undefined });
+        assert.equal(pendingObject(creating("docker:index/image:Image", "server")), undefined);
+        assert.equal(pendingObject(creating("kubernetes:core/v1:Secret", undefined, "ns")), undefined);
+    });
+
+    describe("resolvePendingCreates", () => {
+        const ours = creating("kubernetes:batch/v1:Job", "hello", "ns");
+        const namespace = creating("kubernetes:core/v1:Namespace", "team");
+        const foreign = creating("kubernetes:core/v1:Service", "server", "ns");
+        const gone = creating("kubernetes:core/v1:ServiceAccount", "server", "ns");
+        const image = creating("docker:index/image:Image", "server");
+        const updating: PendingOperation = { ...creating("kubernetes:apps/v1:Deployment", "server", "ns"), type: "updating" };
+        const found = new Map<string, ClusterObject | undefined>([
+            [ours.resource.urn, object("Job", "hello", "ns", STACK)],
+            [namespace.resource.urn, object("Namespace", "team", undefined, STACK)],
+            [foreign.resource.urn, object("Service", "server", "ns", "organization/dockyard/prod")],
+            [gone.resource.urn, undefined],
+        ]);
+        const resolved = resolvePendingCreates([ours, namespace, foreign, gone, image, updating], found, STACK);
+
+        it("takes back what names this stack, under the provider's ID", () => {
+            assert.deepEqual(resolved.slice(0, 2), [
+                { urn: ours.resource.urn, action: "import", id: "ns/hello", what: "Job ns/hello" },
+                { urn: namespace.resource.urn, action: "import", id: "team", what: "Namespace team" },
+            ]);
+        });
+        it("leaves anything else alone and drops its pending create, saying why", () => {
+            assert.equal(resolved[2].action, "clear");
+            assert.match((resolved[2] as { why: string }).why, /Service ns\/server exists but is not this stack's \(it belongs to stack organization\/dockyard\/prod\): left alone/);
+            assert.match((resolved[3] as { why: string }).why, /ServiceAccount server does not exist: the dead run never made it/);
+            assert.match((resolved[4] as { why: string }).why, /docker:index\/image:Image is not a named Kubernetes object: the next up makes it again/);
+        });
+        it("resolves creates only: the refresh settles the rest", () => {
+            assert.equal(resolved.length, 5);
+        });
+        it("hands the CLI each import as a URN and ID pair, and clears the rest", () => {
+            const args = refreshArgs("staging", resolved);
+            assert.deepEqual(args.slice(0, 3), ["refresh", "--stack", "staging"]);
+            const at = args.indexOf("--import-pending-creates");
+            assert.deepEqual(args.slice(at, at + 4), ["--import-pending-creates", ours.resource.urn, "--import-pending-creates", "ns/hello"]);
+            assert.ok(args.includes("--clear-pending-creates"));
+            assert.ok(!refreshArgs("staging", resolved.slice(0, 2)).includes("--clear-pending-creates"), "nothing to clear: no flag");
+        });
+    });
+});
