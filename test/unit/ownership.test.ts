@@ -116,9 +116,21 @@ describe("ownership", () => {
                 assert.deepEqual(GoApp.kubernetesObjects("app", args).map((o) => `${o.kind} ${o.name}`).sort(), made);
                 for (const r of allRegistrations().filter((r) => r.custom && r.type.startsWith("kubernetes:"))) {
                     assert.equal(r.inputs.metadata.annotations[STACK_ANNOTATION], "organization/dockyard/test", `${r.type} ${r.name} names its stack`);
+                    // So that up takes back a field changed by hand instead of stopping at the conflict.
+                    assert.equal(r.inputs.metadata.annotations["pulumi.com/patchForce"], "true", `${r.type} ${r.name} forces its fields`);
                 }
             });
         }
+
+        it("a caller's annotations cannot take the stack's name or patchForce away", async () => {
+            const app = new GoApp("app", { ...base, kubernetes: { annotations: { [STACK_ANNOTATION]: "someone/else/x", "pulumi.com/patchForce": "false", team: "a" } } });
+            await known(app.imageRef);
+            await settle();
+            for (const r of allRegistrations().filter((r) => r.custom && r.type.startsWith("kubernetes:"))) {
+                const { [STACK_ANNOTATION]: stack, "pulumi.com/patchForce": force, team } = r.inputs.metadata.annotations;
+                assert.deepEqual({ stack, force, team }, { stack: "organization/dockyard/test", force: "true", team: "a" }, `${r.type} ${r.name}`);
+            }
+        });
 
         it("none on Docker", () => {
             assert.deepEqual(GoApp.kubernetesObjects("app", { target: "docker", image: { ref: DIGEST }, appDir: "apps/server" }), []);
