@@ -215,7 +215,15 @@ export const STACK_ANNOTATION = "dockyard.dev/stack";
 
 /** The full name of the stack being deployed, as `STACK_ANNOTATION` carries it. */
 export function currentStackName(): string {
-    return `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
+    // A consumer's unit tests may set Pulumi's mocks without an organization, and getOrganization then
+    // throws; "organization" is what the CLI passes on a self-managed backend.
+    let organization = "organization";
+    try {
+        organization = pulumi.getOrganization();
+    } catch {
+        // keep the self-managed default
+    }
+    return `${organization}/${pulumi.getProject()}/${pulumi.getStack()}`;
 }
 
 /** An object a workload makes under a fixed name: the name another object in its namespace could already hold. */
