@@ -29,7 +29,9 @@ MOD
     mkdir main && cp "$src"/cmd/pulumi-resource-kubernetes/{main.go,generate.go,schema.json,terraform-mapping.json} main/
     chmod u+w main/*
     GOFLAGS=-mod=mod go mod tidy >/dev/null 2>&1 || true
-    ( cd main && VERSION="${VERSION#v}" GOFLAGS=-mod=mod go run generate.go )
+    # -trimpath as in the build below, so the packages both compile (the Pulumi SDK, its codegen schema) are
+    # compiled once and taken from the build cache the second time.
+    ( cd main && VERSION="${VERSION#v}" GOFLAGS=-mod=mod go run -trimpath generate.go )
     rm main/generate.go
     GOFLAGS=-mod=mod go build -trimpath \
         -ldflags "-s -w -X $MODULE/pkg/version.Version=${VERSION#v}" \

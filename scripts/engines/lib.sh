@@ -3,6 +3,10 @@
 # version, so a fresh clone on a warm machine rebuilds nothing) and how a wrapper module is made.
 set -euo pipefail
 export PATH="/usr/local/go/bin:$PATH"
+# The compiler spends less time collecting garbage with a larger heap target: a cold metrics-server build
+# took 265 s instead of 281 s here (GOGC 400 vs 100); the engines' builds are most of a cold CI run, and the
+# machine has memory to spare.
+export GOGC="${GOGC:-400}"
 ENGINES_CACHE="${DOCKYARD_ENGINES_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dockyard/engines}"
 
 # The cache directory for <name>-<version>; its bin/ exists only once a build completed.
