@@ -5,6 +5,7 @@
 #   e2e-cluster.sh down <state-dir>               stop everything and put the host back (idempotent)
 #   e2e-cluster.sh node-stop <state-dir> <node>   kill a node outright: kubelet, kube-proxy, containerd, its pods
 #   e2e-cluster.sh node-start <state-dir> <node>  start a stopped node again
+#   e2e-cluster.sh registry-password <state-dir> <password>   give the registry a new password (the old stops working)
 #   e2e-cluster.sh sweep                          `down` every state dir whose owner process is gone
 #
 # Each node is a network namespace made here with its own containerd, kubelet and kube-proxy, a pod
@@ -540,7 +541,7 @@ live_cluster() {
     return 1
 }
 
-usage="usage: e2e-cluster.sh up|down <state-dir> | node-stop|node-start <state-dir> <node> | sweep"
+usage="usage: e2e-cluster.sh up|down <state-dir> | node-stop|node-start <state-dir> <node> | registry-password <state-dir> <password> | sweep"
 cmd=${1:?$usage}
 case $cmd in
     up)
@@ -572,6 +573,19 @@ case $cmd in
             node_start "$i"
             log "node ${NODES[$i]} started"
         fi
+        ;;
+    registry-password)
+        S=${2:?state dir}; password=${3:?new password}
+        [[ -f $S/env ]] || { log "no cluster in $S"; exit 1; }
+        # shellcheck source=/dev/null
+        source "$S/env"
+        user=$(cut -d: -f1 "$S/config/htpasswd")
+        htpasswd -Bbn "$user" "$password" > "$S/config/htpasswd.new" && mv "$S/config/htpasswd.new" "$S/config/htpasswd"
+        # The registry reads its htpasswd file once, at start: restart it on the new one.
+        kill_pid_file "$S/pids/registry"
+        start registry docker-registry serve "$S/config/registry.yml"
+        wait_for "the registry" 30 curl -fsS -u "$user:$password" "http://127.0.0.1:$REGISTRY_PORT/v2/"
+        log "registry: new password for $user"
         ;;
     sweep) sweep ;;
     *) echo "$usage" >&2; exit 2 ;;

@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type * as automation from "@pulumi/pulumi/automation";
 import { strict as assert } from "assert";
 import { execFileSync } from "child_process";
+import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -65,8 +66,19 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
     let prod: automation.Stack | undefined;
     const prodNamespace = `${namespace}-prod`;
     let greeter: automation.Stack | undefined;
+    /** K3's stack, destroyed with the others at the end. */
+    let fresh: automation.Stack | undefined;
     const greeterNamespace = `${namespace}-greeter`;
     let setupSeconds = 0;
+
+    /** The Docker CLI's login to the suite's registry, with its current password. */
+    async function dockerLogin(): Promise<void> {
+        const login = await run(dockerCli(), ["login", "-u", cluster.info.registry.username, "--password-stdin", cluster.info.registry.server], {
+            env: { DOCKER_CONFIG: dockerConfig },
+            input: (await import("stream")).Readable.from([cluster.info.registry.password]),
+        });
+        assert.equal(login.code, 0, login.stderr);
+    }
 
     /** Builds apps/<app> unchanged and pushes it; `variant` makes a distinct image (a label) without a code change. */
     function pushApp(app: string, variant: string): Promise<string> {
@@ -191,11 +203,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         // Inline programs run in this process: their ownership check reads the cluster with kubectl, as a
         // program under `pulumi up` would with the KUBECONFIG it inherits.
         Object.assign(process.env, { KUBECONFIG: cluster.info.kubeconfig, KUBECTL: cluster.info.kubectl });
-        const login = await run(dockerCli(), ["login", "-u", cluster.info.registry.username, "--password-stdin", cluster.info.registry.server], {
-            env: { DOCKER_CONFIG: dockerConfig },
-            input: (await import("stream")).Readable.from([cluster.info.registry.password]),
-        });
-        assert.equal(login.code, 0, login.stderr);
+        await dockerLogin();
         refs.server = await pushApp("server", "v1");
         refsHistory.server.push(refs.server);
         refs.hello = await pushApp("hello", "v1");
@@ -216,6 +224,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         try {
             await load?.stop().catch(() => undefined);
             if (greeter) await greeter.destroy({ color: "never" }).catch(() => undefined);
+            if (fresh) await fresh.destroy({ color: "never" }).catch(() => undefined);
             if (prod) await prod.destroy({ color: "never" }).catch(() => undefined);
             if (stack) await stack.destroy({ color: "never" }).catch(() => undefined);
         } finally {
@@ -607,13 +616,13 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
     });
 
     timed("K3. a first up killed right after it made the namespace: recover takes the namespace back, up converges", async () => {
-        const fresh = `${namespace}-fresh`;
+        const freshNamespace = `${namespace}-fresh`;
         const other = await engine.workspace("e2e-fresh", () => program());
         const { server, username } = cluster.info.registry;
         await other.setAllConfig({
             "dockyard:target": { value: "kubernetes" },
             "dockyard:appsDir": { value: path.join(repoRoot, "apps") },
-            "dockyard:namespace": { value: fresh },
+            "dockyard:namespace": { value: freshNamespace },
             "dockyard:podSecurityVersion": { value: cluster.minorVersion },
             "dockyard:registry": { value: JSON.stringify({ server, username }) },
             "dockyard:registryPassword": { value: cluster.info.registry.password, secret: true },
@@ -621,18 +630,18 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         });
         const dying = up(other);
         dying.catch(() => undefined);
-        await waitUntil("the namespace to exist", 120_000, async () => ((await cluster.getJson(["get", "namespaces"])).items.some((n: any) => n.metadata.name === fresh) ? true : undefined));
+        await waitUntil("the namespace to exist", 120_000, async () => ((await cluster.getJson(["get", "namespaces"])).items.some((n: any) => n.metadata.name === freshNamespace) ? true : undefined));
         killDeploy(other.name);
         await assert.rejects(dying);
         const r = await recoverStack(other.name);
         assertRecovered(r);
         const { result } = await up(other);
         assert.equal(result.summary.result, "succeeded");
-        await assertConverged(other, fresh);
-        const ns = await cluster.getJson(["get", "namespace", fresh]);
+        await assertConverged(other, freshNamespace);
+        const ns = await cluster.getJson(["get", "namespace", freshNamespace]);
         assert.equal(ns.metadata.annotations["dockyard.dev/stack"], "organization/dockyard/e2e-fresh");
-        await other.destroy({ color: "never" });
-        await other.workspace.removeStack("e2e-fresh");
+        // Destroyed with the others, at the end.
+        fresh = other;
     });
 
     timed("D1. drift: a kubectl scale and a kubectl set env on staging are named by field; the next up puts both back", async () => {
@@ -659,6 +668,42 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         assert.equal(clean.code, 0, `${clean.stdout}${clean.stderr}`);
         assert.match(clean.stdout, /no drift/);
         await readyServerPods(2, 120_000);
+    });
+
+    timed("R1. the registry's password rotated: after config set --secret and up, pods roll onto a new pull Secret with zero failed requests; the old one is gone", async function () {
+        if (!cluster.local) this.skip();
+        const [before] = await serverPods();
+        const oldSecret = before.spec.imagePullSecrets[0].name as string;
+        const loop = await probe.loop(await serviceUrl());
+        const { server, username } = cluster.info.registry;
+        const oldPassword = cluster.info.registry.password;
+        cluster.rotateRegistryPassword(randomBytes(16).toString("hex"));
+        const answers = async (password: string) => (await fetch(`http://${server}/v2/`, { headers: { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}` } })).status;
+        assert.deepEqual([await answers(oldPassword), await answers(cluster.info.registry.password)], [401, 200], "the registry refuses the old password");
+        // A new image, so the nodes really pull with the new Secret (one they hold already would prove nothing).
+        await dockerLogin();
+        refs.server = await pushApp("server", "r1");
+        refsHistory.server.push(refs.server);
+        await stack.setConfig("dockyard:registryPassword", { value: cluster.info.registry.password, secret: true });
+        await configure();
+        assert.equal((await up(stack)).result.summary.result, "succeeded");
+        const pods = await waitUntil("the old server pods to be gone", 120_000, async () => {
+            const current = await serverPods();
+            return current.length === 2 && current.every((p) => p.spec.containers[0].image === refs.server) ? current : undefined;
+        });
+        const summary = await loop.stop();
+        assert.ok(summary.requests > 50, `the loop ran: ${JSON.stringify(summary)}`);
+        assert.equal(summary.failures, 0, `failed requests: ${JSON.stringify(summary)}`);
+        const newSecret = pods[0].spec.imagePullSecrets[0].name as string;
+        assert.notEqual(newSecret, oldSecret);
+        for (const pod of pods) assert.equal(pod.spec.imagePullSecrets[0].name, newSecret);
+        const secret = await cluster.getJson(["get", "secret", newSecret, "-n", namespace]);
+        const auth = JSON.parse(Buffer.from(secret.data[".dockerconfigjson"], "base64").toString()).auths[server].auth;
+        assert.equal(Buffer.from(auth, "base64").toString(), `${username}:${cluster.info.registry.password}`);
+        const gone = await cluster.kubectl(["get", "secret", oldSecret, "-n", namespace]);
+        assert.match(gone.stderr, /NotFound/, "the old pull Secret is deleted");
+        // The in-cluster client pulls with the new Secret from here on.
+        probe = new Probe(cluster, namespace, probeImage, newSecret);
     });
 
     // More than one machine: both nodes, a drain, a node lost outright, and the autoscaler. The client
@@ -929,12 +974,14 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
     });
 
     timed("7. destroy leaves nothing of either stack; stopping the cluster leaves the host as before", async () => {
-        if (greeter) assert.equal((await greeter.destroy({ color: "never" })).summary.result, "succeeded");
-        if (prod) assert.equal((await prod.destroy({ color: "never" })).summary.result, "succeeded");
-        const { summary } = await stack.destroy({ color: "never" });
+        // Each stack has its own lock and namespace: they go at once.
+        const others = [greeter, prod, fresh].filter((x): x is automation.Stack => x !== undefined);
+        const [{ summary }, ...rest] = await Promise.all([stack, ...others].map((x) => x.destroy({ color: "never" })));
+        for (const r of rest) assert.equal(r.summary.result, "succeeded");
+        greeter = prod = fresh = undefined;
         assert.equal(summary.result, "succeeded");
         assert.ok((summary.resourceChanges?.delete ?? 0) > 0);
-        for (const ns of [namespace, prodNamespace]) {
+        for (const ns of [namespace, prodNamespace, `${namespace}-fresh`]) {
             await waitUntil(`namespace ${ns} to be gone`, 120_000, async () => ((await cluster.kubectl(["get", "namespace", ns])).code !== 0 ? true : undefined));
         }
         const left = await cluster.kubectlOk(["get", "deployments,services,jobs,secrets,serviceaccounts,pdb", "-A", "-l", "app.kubernetes.io/part-of=dockyard", "-o", "name"]);

@@ -115,6 +115,13 @@ export class Cluster {
         return run("ctr", ["--address", containerd, "-n", "k8s.io", ...args]);
     }
 
+    /** Local cluster only: the registry takes a new password and refuses the old one from then on. */
+    rotateRegistryPassword(password: string): void {
+        if (!this.stateDir) throw new Error("the registry's password can be changed on the local cluster only");
+        execFileSync("bash", [script, "registry-password", this.stateDir, password], { stdio: ["ignore", "inherit", "inherit"] });
+        this.info.registry.password = password;
+    }
+
     /** Local cluster only: kills a node outright (kubelet, kube-proxy, containerd, its pods' processes), or starts it again. */
     node(action: "stop" | "start", name: string): void {
         if (!this.stateDir) throw new Error("nodes can be stopped on the local cluster only");
