@@ -129,6 +129,26 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         await stack.setAllConfig(Object.fromEntries(Object.entries(plain).map(([k, value]) => [k, { value }])));
     }
 
+    /**
+     * Another stack of this project in its own namespace, deploying to the suite's registry with its password:
+     * `extra` adds to the settings or overrides them (its apps default to staging's).
+     */
+    async function otherStack(name: string, ns: string, extra: Record<string, automation.ConfigValue> = {}): Promise<automation.Stack> {
+        const other = await engine.workspace(name, () => program());
+        const { server, username, password } = cluster.info.registry;
+        await other.setAllConfig({
+            "dockyard:target": { value: "kubernetes" },
+            "dockyard:appsDir": { value: path.join(repoRoot, "apps") },
+            "dockyard:namespace": { value: ns },
+            "dockyard:podSecurityVersion": { value: cluster.minorVersion },
+            "dockyard:registry": { value: JSON.stringify({ server, username }) },
+            "dockyard:registryPassword": { value: password, secret: true },
+            "dockyard:apps": { value: appsConfig(refs.server, refs.hello) },
+            ...extra,
+        });
+        return other;
+    }
+
     /** The operations the engine reported, by resource type, leaving out those that stayed the same. */
     function changes(events: automation.EngineEvent[]): string[] {
         return events
@@ -143,6 +163,45 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         const events: automation.EngineEvent[] = [];
         const result = await on.up({ onEvent: (e) => events.push(e), color: "never" });
         return { result, ops: changes(events) };
+    }
+
+    /** Pushes server's image anew (a distinct `variant`) and records it; `configure` then deploys it. */
+    async function pushServer(variant: string): Promise<void> {
+        refs.server = await pushApp("server", variant);
+        refsHistory.server.push(refs.server);
+    }
+
+    /** Resolves once the Deployment's pod template names the new server image: the rollout has begun. */
+    function rolloutBegun(): Promise<true> {
+        return waitUntil("the rollout to begin", 120_000, async () =>
+            (await cluster.getJson(["get", "deployment", "server", "-n", namespace])).spec.template.spec.containers[0].image === refs.server ? true : undefined,
+        );
+    }
+
+    /**
+     * A new server image rolling out: pushed, configured, a request loop from inside the cluster started first,
+     * then `up`, returned (not awaited) once the rollout has begun.
+     */
+    async function startRollout(variant: string): Promise<{ loop: Awaited<ReturnType<Probe["loop"]>>; update: ReturnType<typeof up> }> {
+        await pushServer(variant);
+        await configure();
+        const loop = await probe.loop(await serviceUrl());
+        const update = up(stack);
+        // Awaited by the caller; this only keeps a failure meanwhile from going unhandled.
+        update.catch(() => undefined);
+        await rolloutBegun();
+        return { loop, update };
+    }
+
+    /**
+     * The two server pods once only pods of the new image are left. `up` returns once the new pods are ready,
+     * while the old ones still drain: a request loop kept on until then measures their shutdown too.
+     */
+    function rolledOut(): Promise<any[]> {
+        return waitUntil("the old server pods to be gone", 120_000, async () => {
+            const current = await serverPods();
+            return current.length === 2 && current.every((p) => p.spec.containers[0].image === refs.server) ? current : undefined;
+        });
     }
 
     async function serverPods(ns = namespace): Promise<any[]> {
@@ -204,8 +263,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         // program under `pulumi up` would with the KUBECONFIG it inherits.
         Object.assign(process.env, { KUBECONFIG: cluster.info.kubeconfig, KUBECTL: cluster.info.kubectl });
         await dockerLogin();
-        refs.server = await pushApp("server", "v1");
-        refsHistory.server.push(refs.server);
+        await pushServer("v1");
         refs.hello = await pushApp("hello", "v1");
         await ensureGreeterBase(janitor, goImage);
         // Built from its own Dockerfile, with no build args: as its owner would, before handing over the digest.
@@ -305,18 +363,8 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
     });
 
     timed("3. a new server image rolls only the Deployment, with zero failed requests; a second `up` meanwhile fails fast, naming the first", async () => {
-        refs.server = await pushApp("server", "v2");
-        refsHistory.server.push(refs.server);
-        await configure();
-        // Traffic flows from inside the cluster before the rollout starts.
-        const loop = await probe.loop(await serviceUrl());
-        const first = up(stack);
-        // Awaited below; this only keeps an early failure of the steps between from leaving it unhandled.
-        first.catch(() => undefined);
-        // Another deploy of the same stack, as a second CI job would start one, once the first is applying.
-        await waitUntil("the rollout to begin", 120_000, async () =>
-            (await cluster.getJson(["get", "deployment", "server", "-n", namespace])).spec.template.spec.containers[0].image === refs.server ? true : undefined,
-        );
+        const { loop, update: first } = await startRollout("v2");
+        // Another deploy of the same stack, as a second CI job would start one, while the first applies.
         const rival = await engine.workspace("e2e-staging", () => program({ ...process.env, DOCKYARD_SOURCE_COMMIT: stagingCommit }));
         const rivalStarted = Date.now();
         await assert.rejects(rival.up({ color: "never" }), (e: Error) => {
@@ -329,12 +377,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         assert.ok(rivalSeconds < 15, `the second up took ${rivalSeconds} s to fail`);
         console.log(`      a second up failed after ${rivalSeconds.toFixed(1)} s, naming the first`);
         const { ops } = await first;
-        // `up` returns once the new pods are ready; the old ones are still draining. Keep the traffic
-        // on until they are gone, so their shutdown is measured too.
-        const pods = await waitUntil("the old server pods to be gone", 120_000, async () => {
-            const current = await serverPods();
-            return current.length === 2 && current.every((p) => p.spec.containers[0].image === refs.server) ? current : undefined;
-        });
+        const pods = await rolledOut();
         const summary = await loop.stop();
         assert.deepEqual(ops, ["update kubernetes:apps/v1:Deployment"]);
         assert.ok(summary.requests > 100, `the loop ran: ${JSON.stringify(summary)}`);
@@ -438,16 +481,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
     timed("6c. a namespace that already exists is refused before anything is created, and left alone", async () => {
         const taken = `${namespace}-taken`;
         await cluster.kubectlOk(["create", "namespace", taken]);
-        const other = await engine.workspace("e2e-adopt", () => program());
-        const { server, username } = cluster.info.registry;
-        await other.setAllConfig({
-            "dockyard:target": { value: "kubernetes" },
-            "dockyard:appsDir": { value: path.join(repoRoot, "apps") },
-            "dockyard:namespace": { value: taken },
-            "dockyard:registry": { value: JSON.stringify({ server, username }) },
-            "dockyard:registryPassword": { value: cluster.info.registry.password, secret: true },
-            "dockyard:apps": { value: appsConfig(refs.server, refs.hello) },
-        });
+        const other = await otherStack("e2e-adopt", taken);
         await assert.rejects(other.up({ color: "never" }), /already exists/);
         const state = await other.exportStack();
         const created = (state.deployment.resources ?? []).filter((r: any) => r.type.startsWith("kubernetes:") && r.type !== "pulumi:providers:kubernetes");
@@ -466,17 +500,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         const uid = async (kind: string) => (await cluster.getJson(["get", kind, "server", "-n", teamA])).metadata.uid as string;
         const before = { sa: await uid("serviceaccount"), svc: await uid("service") };
 
-        const other = await engine.workspace("e2e-foreign", () => program());
-        const { server, username } = cluster.info.registry;
-        await other.setAllConfig({
-            "dockyard:target": { value: "kubernetes" },
-            "dockyard:appsDir": { value: path.join(repoRoot, "apps") },
-            "dockyard:namespace": { value: teamA },
-            "dockyard:createNamespace": { value: "false" },
-            "dockyard:registry": { value: JSON.stringify({ server, username }) },
-            "dockyard:registryPassword": { value: cluster.info.registry.password, secret: true },
-            "dockyard:apps": { value: appsConfig(refs.server, refs.hello) },
-        });
+        const other = await otherStack("e2e-foreign", teamA, { "dockyard:createNamespace": { value: "false" } });
         const refused = (e: Error) => {
             assert.match(e.message, new RegExp(`- ServiceAccount ${teamA}/server: it has no dockyard.dev/stack annotation: someone else made it`));
             assert.match(e.message, new RegExp(`- Service ${teamA}/server: it has no dockyard.dev/stack annotation`));
@@ -567,23 +591,12 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
     }
 
     timed("K1. a deploy killed while server rolls: recover, then up, converge, with zero failed requests", async () => {
-        refs.server = await pushApp("server", "k1");
-        refsHistory.server.push(refs.server);
-        await configure();
-        const loop = await probe.loop(await serviceUrl());
-        const dying = up(stack);
-        dying.catch(() => undefined);
-        await waitUntil("the rollout to begin", 120_000, async () =>
-            (await cluster.getJson(["get", "deployment", "server", "-n", namespace])).spec.template.spec.containers[0].image === refs.server ? true : undefined,
-        );
+        const { loop, update: dying } = await startRollout("k1");
         killDeploy(stack.name);
         await assert.rejects(dying);
         assertRecovered(await recoverStack(stack.name));
         assert.equal((await up(stack)).result.summary.result, "succeeded");
-        await waitUntil("the old server pods to be gone", 120_000, async () => {
-            const current = await serverPods();
-            return current.length === 2 && current.every((p) => p.spec.containers[0].image === refs.server) ? true : undefined;
-        });
+        await rolledOut();
         const summary = await loop.stop();
         assert.ok(summary.requests > 50, `the loop ran: ${JSON.stringify(summary)}`);
         assert.equal(summary.failures, 0, `failed requests: ${JSON.stringify(summary)}`);
@@ -617,17 +630,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
 
     timed("K3. a first up killed right after it made the namespace: recover takes the namespace back, up converges", async () => {
         const freshNamespace = `${namespace}-fresh`;
-        const other = await engine.workspace("e2e-fresh", () => program());
-        const { server, username } = cluster.info.registry;
-        await other.setAllConfig({
-            "dockyard:target": { value: "kubernetes" },
-            "dockyard:appsDir": { value: path.join(repoRoot, "apps") },
-            "dockyard:namespace": { value: freshNamespace },
-            "dockyard:podSecurityVersion": { value: cluster.minorVersion },
-            "dockyard:registry": { value: JSON.stringify({ server, username }) },
-            "dockyard:registryPassword": { value: cluster.info.registry.password, secret: true },
-            "dockyard:apps": { value: appsConfig(refs.server, refs.hello, { replicas: 1 }) },
-        });
+        const other = await otherStack("e2e-fresh", freshNamespace, { "dockyard:apps": { value: appsConfig(refs.server, refs.hello, { replicas: 1 }) } });
         const dying = up(other);
         dying.catch(() => undefined);
         await waitUntil("the namespace to exist", 120_000, async () => ((await cluster.getJson(["get", "namespaces"])).items.some((n: any) => n.metadata.name === freshNamespace) ? true : undefined));
@@ -682,15 +685,11 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         assert.deepEqual([await answers(oldPassword), await answers(cluster.info.registry.password)], [401, 200], "the registry refuses the old password");
         // A new image, so the nodes really pull with the new Secret (one they hold already would prove nothing).
         await dockerLogin();
-        refs.server = await pushApp("server", "r1");
-        refsHistory.server.push(refs.server);
+        await pushServer("r1");
         await stack.setConfig("dockyard:registryPassword", { value: cluster.info.registry.password, secret: true });
         await configure();
         assert.equal((await up(stack)).result.summary.result, "succeeded");
-        const pods = await waitUntil("the old server pods to be gone", 120_000, async () => {
-            const current = await serverPods();
-            return current.length === 2 && current.every((p) => p.spec.containers[0].image === refs.server) ? current : undefined;
-        });
+        const pods = await rolledOut();
         const summary = await loop.stop();
         assert.ok(summary.requests > 50, `the loop ran: ${JSON.stringify(summary)}`);
         assert.equal(summary.failures, 0, `failed requests: ${JSON.stringify(summary)}`);
@@ -826,8 +825,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         if (!load) this.skip();
         const replicas = (await cluster.getJson(["get", "deployment", "server", "-n", namespace])).spec.replicas;
         assert.ok(replicas >= 3, `scaled out: ${replicas}`);
-        refs.server = await pushApp("server", "v5");
-        refsHistory.server.push(refs.server);
+        await pushServer("v5");
         await configure({}, { autoscale });
         const measured = await probe.loop(await serviceUrl());
         const { ops } = await up(stack);
@@ -849,16 +847,8 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
     });
 
     timed("P1. prod promotes staging's digests: nothing built or pushed, the same image IDs run, provenance shown", async () => {
-        const { server, username } = cluster.info.registry;
-        prod = await engine.workspace("e2e-prod", () => program());
-        await prod.setAllConfig({
-            "dockyard:target": { value: "kubernetes" },
-            "dockyard:appsDir": { value: path.join(repoRoot, "apps") },
-            "dockyard:namespace": { value: prodNamespace },
-            "dockyard:podSecurityVersion": { value: cluster.minorVersion },
+        prod = await otherStack("e2e-prod", prodNamespace, {
             "dockyard:readyTimeoutSeconds": { value: "60" },
-            "dockyard:registry": { value: JSON.stringify({ server, username }) },
-            "dockyard:registryPassword": { value: cluster.info.registry.password, secret: true },
             "dockyard:promoteFrom": { value: "e2e-staging" },
             "dockyard:apps": { value: JSON.stringify({ hello: { kind: "job" }, server: { replicas: 2, ...SERVER_PROBES } }) },
         });
@@ -884,8 +874,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
     timed("P2. a new staging server, promoted, rolls only the server in prod", async () => {
         const helloJob = (await cluster.getJson(["get", "job", "hello", "-n", prodNamespace])).metadata.uid;
         const serverBefore = await imageIds(prodNamespace, "server");
-        refs.server = await pushApp("server", "v4");
-        refsHistory.server.push(refs.server);
+        await pushServer("v4");
         stagingCommit = "e2e0000000000002";
         await configure();
         await up(stack);
