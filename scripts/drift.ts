@@ -37,6 +37,9 @@ export function driftFrom(events: automation.EngineEvent[]): Drifted[] {
         const meta = e.resourcePreEvent?.metadata;
         if (!meta || !CHANGES.has(meta.op) || meta.type.startsWith("pulumi:")) continue;
         const fields = Object.keys(meta.detailedDiff ?? {}).length > 0 ? Object.keys(meta.detailedDiff ?? {}) : (meta.diffs ?? []);
+        // An update that names no property changes none: the Kubernetes provider sometimes reports one after a
+        // refresh (seen on a Service nobody had touched). Nothing in the cluster differs from the program there.
+        if (meta.op === "update" && fields.length === 0) continue;
         const op = meta.op === "create-replacement" || meta.op === "delete-replaced" ? "replace" : meta.op;
         const key = meta.urn;
         const seen = drifted.get(key);

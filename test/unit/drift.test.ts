@@ -26,6 +26,8 @@ describe("drift", () => {
                 diffs: ["spec"],
             }),
             step("same", "kubernetes:core/v1:Service", "server-workload-service"),
+            // An update that names no property: nothing to put back.
+            step("update", "kubernetes:core/v1:Service", "server-workload-service", { diffs: [], detailedDiff: {} as never }),
             step("create", "pulumi:pulumi:StackReference", "promote-from"),
             step("create", "kubernetes:core/v1:ServiceAccount", "server-workload-service-account", { old: undefined, new: { inputs: { metadata: { name: "server", namespace: "dockyard-staging" } } } as never }),
         ];
