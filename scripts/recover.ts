@@ -113,14 +113,15 @@ export async function recover(stack: string, opts: { force: boolean }): Promise<
     }
     const resolutions = resolvePendingCreates(pending, found, fullName);
 
-    let refresh = spawnSync("pulumi", refreshArgs(stack, resolutions), { encoding: "utf8", maxBuffer: 64 << 20 });
-    const locks = locksInError(`${refresh.stdout}${refresh.stderr}`);
+    const runRefresh = () => spawnSync("pulumi", refreshArgs(stack, resolutions), { encoding: "utf8", maxBuffer: 64 << 20 });
+    let refresh = runRefresh();
     if (refresh.status !== 0 && /currently locked/.test(`${refresh.stdout}${refresh.stderr}`)) {
+        const locks = locksInError(`${refresh.stdout}${refresh.stderr}`);
         const verdict = lockVerdict(locks, os.hostname(), isRunning, opts.force);
         if (!verdict.removable) throw new Error(`stack ${stack} was not touched: ${verdict.refusals.join("; ")}`);
         pulumi(["cancel", "--yes", "--stack", stack]);
         for (const l of locks) console.log(`removed the lock of pid ${l.pid} of ${l.username}@${l.hostname} (since ${l.timestamp}): that deploy is not running`);
-        refresh = spawnSync("pulumi", refreshArgs(stack, resolutions), { encoding: "utf8", maxBuffer: 64 << 20 });
+        refresh = runRefresh();
     }
     if (refresh.status !== 0) throw new Error(`pulumi refresh failed for stack ${stack}:\n${refresh.stdout}${refresh.stderr}`);
     for (const r of resolutions) console.log(r.action === "import" ? `took ${r.what} into the state: a dead run of this stack made it` : `cleared the pending create of ${r.urn}: ${r.why}`);

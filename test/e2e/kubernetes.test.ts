@@ -171,13 +171,6 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         refsHistory.server.push(refs.server);
     }
 
-    /** Resolves once the Deployment's pod template names the new server image: the rollout has begun. */
-    function rolloutBegun(): Promise<true> {
-        return waitUntil("the rollout to begin", 120_000, async () =>
-            (await cluster.getJson(["get", "deployment", "server", "-n", namespace])).spec.template.spec.containers[0].image === refs.server ? true : undefined,
-        );
-    }
-
     /**
      * A new server image rolling out: pushed, configured, a request loop from inside the cluster started first,
      * then `up`, returned (not awaited) once the rollout has begun.
@@ -189,7 +182,9 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         const update = up(stack);
         // Awaited by the caller; this only keeps a failure meanwhile from going unhandled.
         update.catch(() => undefined);
-        await rolloutBegun();
+        await waitUntil("the rollout to begin", 120_000, async () =>
+            (await cluster.getJson(["get", "deployment", "server", "-n", namespace])).spec.template.spec.containers[0].image === refs.server ? true : undefined,
+        );
         return { loop, update };
     }
 
