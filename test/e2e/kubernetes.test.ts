@@ -811,6 +811,22 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         });
         console.log(`      scaled out to ${pods.length} Ready pods ${((Date.now() - started) / 1000).toFixed(1)} s after the load started`);
         assert.ok(new Set(pods.map((p) => p.spec.nodeName)).size === 2, `spread over both nodes: ${pods.map((p) => p.spec.nodeName).join(", ")}`);
+        // A refresh that finds a pod the autoscaler has just added and that is not Ready yet marks the Deployment
+        // unhealthy, and the preview then proposes an update to finish it: a real answer, but not drift. So the
+        // preview waits for the autoscaler to settle: every replica it asked for available, at its maximum or
+        // unchanged for three of its 15 s syncs.
+        let asked = { replicas: -1, since: Date.now() };
+        const settled = await waitUntil("the autoscaler to settle", 240_000, async () => {
+            const deployment = await cluster.getJson(["get", "deployment", "server", "-n", namespace]);
+            const desired = (await cluster.getJson(["get", "hpa", "server", "-n", namespace])).status.desiredReplicas;
+            const { replicas, updatedReplicas, availableReplicas, observedGeneration } = deployment.status;
+            const want = deployment.spec.replicas;
+            if (want !== asked.replicas) asked = { replicas: want, since: Date.now() };
+            const available =
+                observedGeneration === deployment.metadata.generation && desired === want && [replicas, updatedReplicas, availableReplicas].every((n) => n === want);
+            return available && (want === autoscale.maxReplicas || Date.now() - asked.since >= 45_000) ? want : undefined;
+        });
+        console.log(`      settled at ${settled} available replicas`);
         const preview = await stack.preview({ expectNoChanges: true, refresh: true, color: "never" });
         assert.deepEqual(Object.keys(preview.changeSummary), ["same"]);
         assert.ok((await cluster.getJson(["get", "deployment", "server", "-n", namespace])).spec.replicas >= 3, "the preview scaled nothing back");
