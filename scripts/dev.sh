@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The dev stack: the local Docker engine, state in ./.pulumi-state (Pulumi.yaml's backend), no account.
 #   scripts/dev.sh up|preview|destroy [pulumi flags...]   what `pulumi <verb> --stack dev` does, made safe to run first
+#   scripts/dev.sh watch                                  up, then again after every save (scripts/watchDev.ts)
 #   scripts/dev.sh recover                                clean up after an interrupted up (up does it by itself)
 #   scripts/dev.sh prune [--keep N]                       remove image tags the stack no longer uses
 set -euo pipefail
 cd "$(dirname "$0")/.."
 verb=${1:-}
 shift || true
-case $verb in up | preview | destroy | recover | prune) ;; *)
-  echo "usage: scripts/dev.sh up|preview|destroy|recover|prune [args]" >&2
+case $verb in up | preview | destroy | watch | recover | prune) ;; *)
+  echo "usage: scripts/dev.sh up|preview|destroy|watch|recover|prune [args]" >&2
   exit 2
   ;;
 esac
@@ -48,6 +49,13 @@ docker_provider() {
   export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 }
 
+# The program consumes the component package as published: build it when its sources changed.
+build_components() {
+  if [[ ! -f components/bin/index.js ]] || [[ -n $(find components -path components/node_modules -prune -o -path components/bin -prune -o -name '*.ts' -newer components/bin/index.js -print -quit) ]]; then
+    npx tsc -b components
+  fi
+}
+
 # The provider hides the compiler's messages behind "exit code: 1": after a failure, say them.
 explain_failure() { bash scripts/compile-errors.sh || true; }
 
@@ -67,12 +75,14 @@ case $verb in
     docker_provider
     pulumi destroy --stack dev --yes "$@"
     ;;
+  watch)
+    docker_provider
+    build_components
+    exec node -r ts-node/register/transpile-only scripts/watchDev.ts dev
+    ;;
   preview | up)
     docker_provider
-    # The program consumes the component package as published: build it when its sources changed.
-    if [[ ! -f components/bin/index.js ]] || [[ -n $(find components -path components/node_modules -prune -o -path components/bin -prune -o -name '*.ts' -newer components/bin/index.js -print -quit) ]]; then
-      npx tsc -b components
-    fi
+    build_components
     if [[ $verb == preview ]]; then
       pulumi_quiet preview --stack dev --refresh=false "$@" || { explain_failure; exit 1; }
       exit 0

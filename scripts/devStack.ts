@@ -95,8 +95,8 @@ export function imagesInUse(apps: Record<string, { imageRef?: string }>): string
     return Object.values(apps).flatMap((a) => (typeof a.imageRef === "string" ? [a.imageRef] : []));
 }
 
-function run(cmd: string, args: string[], input?: string): string {
-    return execFileSync(cmd, args, { encoding: "utf8", input, stdio: ["pipe", "pipe", "inherit"], maxBuffer: 64 << 20 });
+function run(cmd: string, args: string[], input?: string, cwd?: string): string {
+    return execFileSync(cmd, args, { encoding: "utf8", input, cwd, stdio: ["pipe", "pipe", "inherit"], maxBuffer: 64 << 20 });
 }
 
 function docker(args: string[]): string {
@@ -154,7 +154,7 @@ function fileBackendLocks(stack: string, projectDir: string): StackLock[] {
 }
 
 /** Removes the locks of updates that were killed; refuses while one may still run. */
-function clearStaleLocks(stack: string, projectDir: string): StackLock[] {
+function clearStaleLocks(stack: string, projectDir: string, log: (line: string) => void): StackLock[] {
     const { stale, live } = staleLocks(fileBackendLocks(stack, projectDir), os.hostname(), isRunning);
     if (live.length > 0) {
         const who = live.map((l) => `pid ${l.pid} on ${l.hostname} since ${l.timestamp}`).join(", ");
@@ -162,28 +162,28 @@ function clearStaleLocks(stack: string, projectDir: string): StackLock[] {
     }
     if (stale.length > 0) {
         // Deletes every lock of the stack: safe now that none belongs to a running process.
-        run("pulumi", ["cancel", "--yes", "--stack", stack]);
-        for (const l of stale) console.log(`removed the lock of pid ${l.pid} (${l.timestamp}): that update was killed`);
+        run("pulumi", ["cancel", "--yes", "--stack", stack], undefined, projectDir);
+        for (const l of stale) log(`removed the lock of pid ${l.pid} (${l.timestamp}): that update was killed`);
     }
     return stale;
 }
 
-export function recover(stack: string, stackLabel: string, projectDir: string): RecoveryPlan {
-    const locks = clearStaleLocks(stack, projectDir);
-    const state = JSON.parse(run("pulumi", ["stack", "export", "--stack", stack])) as Deployment;
+export function recover(stack: string, stackLabel: string, projectDir: string, log: (line: string) => void = console.log): RecoveryPlan {
+    const locks = clearStaleLocks(stack, projectDir, log);
+    const state = JSON.parse(run("pulumi", ["stack", "export", "--stack", stack], undefined, projectDir)) as Deployment;
     const plan = planRecovery(state, stackContainers(stackLabel, projectDir));
     for (const c of plan.orphans) {
         docker(["rm", "--force", c.id]);
-        console.log(`removed container ${c.name} (${c.state}): an interrupted update created it, the state does not know it`);
+        log(`removed container ${c.name} (${c.state}): an interrupted update created it, the state does not know it`);
     }
     if (plan.pending.length > 0) {
         const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "dockyard-recover-")), "state.json");
         fs.writeFileSync(file, JSON.stringify(withoutPendingOperations(state)));
-        run("pulumi", ["stack", "import", "--stack", stack, "--file", file]);
+        run("pulumi", ["stack", "import", "--stack", stack, "--file", file], undefined, projectDir);
         fs.rmSync(path.dirname(file), { recursive: true });
-        for (const op of plan.pending) console.log(`cleared pending ${op.type} of ${op.urn}`);
+        for (const op of plan.pending) log(`cleared pending ${op.type} of ${op.urn}`);
     }
-    if (locks.length === 0 && plan.orphans.length === 0 && plan.pending.length === 0) console.log(`nothing to recover: stack ${stack} and the engine agree`);
+    if (locks.length === 0 && plan.orphans.length === 0 && plan.pending.length === 0) log(`nothing to recover: stack ${stack} and the engine agree`);
     return plan;
 }
 

@@ -7,8 +7,8 @@ import * as path from "path";
 
 const repoRoot = path.resolve(__dirname, "..", "..");
 
-function compileErrors(appsDir: string) {
-    const r = spawnSync("bash", [path.join(repoRoot, "scripts", "compile-errors.sh"), appsDir], { encoding: "utf8" });
+function compileErrors(appsDir: string, ...apps: string[]) {
+    const r = spawnSync("bash", [path.join(repoRoot, "scripts", "compile-errors.sh"), appsDir, ...apps], { encoding: "utf8" });
     return { code: r.status, out: r.stdout + r.stderr };
 }
 
@@ -38,5 +38,14 @@ describe("compile-errors.sh", function () {
         assert.match(r.out, new RegExp(`${path.join(apps, "server")} does not compile:`));
         assert.match(r.out, new RegExp(`\\./server\\.go:${at + 1}:\\d+: cannot (use|convert) "x"`));
         assert.doesNotMatch(r.out, /hello does not compile/);
+    });
+
+    it("checks only the apps named after the folder (watch:dev names the apps a save changed)", () => {
+        fs.appendFileSync(path.join(apps, "hello", "main.go"), "\nfunc broken() { return 1 }\n");
+        assert.deepEqual(compileErrors(apps, "server"), { code: 0, out: "" });
+        const r = compileErrors(apps, "hello", "server");
+        assert.equal(r.code, 1);
+        assert.match(r.out, new RegExp(`${path.join(apps, "hello")} does not compile:\n# \\S+\n\\./main\\.go:\\d+:\\d+: too many return values`));
+        assert.doesNotMatch(r.out, /server does not compile/);
     });
 });
