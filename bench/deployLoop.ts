@@ -137,6 +137,42 @@ function editServer(dir: string, round: number): void {
     fs.writeFileSync(file, after);
 }
 
+/** `npm run watch:dev` running in `dir`, in its own process group as a terminal would run it. */
+function startWatchDev(dir: string, env: NodeJS.ProcessEnv) {
+    const child = spawn("npm", ["run", "--silent", "watch:dev"], { cwd: dir, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const lines: string[] = [];
+    let rest = "";
+    const take = (d: Buffer) => {
+        const text = rest + d.toString();
+        const parts = text.split("\n");
+        rest = parts.pop() ?? "";
+        lines.push(...parts);
+    };
+    child.stdout.on("data", take);
+    child.stderr.on("data", take);
+    const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+    return {
+        /** Waits for the next line matching `pattern` printed after `from`. */
+        async line(pattern: RegExp, from = 0): Promise<string> {
+            const deadline = Date.now() + 120_000;
+            for (;;) {
+                const found = lines.slice(from).find((l) => pattern.test(l));
+                if (found) return found;
+                if (Date.now() > deadline || child.exitCode !== null) throw new Error(`watch:dev printed no line matching ${pattern}:\n${lines.join("\n")}`);
+                await sleep(20);
+            }
+        },
+        get printed() {
+            return lines.length;
+        },
+        /** Ctrl-C, as a terminal sends it to the whole group. */
+        async stop(): Promise<void> {
+            process.kill(-child.pid!, "SIGINT");
+            await exited;
+        },
+    };
+}
+
 /** One figure per round, by what was measured. */
 type Series = Record<string, number[]>;
 
@@ -192,6 +228,16 @@ async function main() {
             await swap("edit.plain", PULUMI_PORT, pulumi("up", "--yes"));
             editServer(peer, round);
             await swap("edit.compose", COMPOSE_PORT, compose);
+            // watch:dev, once its first update (of an unchanged stack) is done: from the save to the new answer.
+            const watch = startWatchDev(ours, pulumiEnv);
+            await watch.line(/^server: deployed/);
+            await sleep(500);
+            const from = watch.printed;
+            await swap("edit.watch", PULUMI_PORT, async () => {
+                editServer(ours, 50 + round);
+                await watch.line(/^server: server\.go changed/, from);
+            });
+            await watch.stop();
 
             await sh("npm", ["run", "--silent", "destroy:dev"], ours, pulumiEnv);
             await pulumi("stack", "rm", "--yes", "--preserve-config")();
@@ -226,16 +272,18 @@ export function report(f: Series, tools: string[]): string {
     const ratio = (a: string, b: string) => `${(m(a) / m(b)).toFixed(1)}×`;
     const met = (key: string, target: number) => (m(key) <= target ? "yes" : "**no**");
     const each = (key: string) => f[key].map((x) => (Number.isInteger(x) ? String(x) : x.toFixed(2))).join(", ");
+    const ratioMet = (a: string, b: string, target: number) => (m(a) / m(b) <= target ? "yes" : "**no**");
     const rows = [
-        ["first run, warm build cache: `npm run up:dev` / `up -d --build`", s("first.ours"), s("first.compose"), ratio("first.ours", "first.compose"), "≤ 8 s", met("first.ours", 8)],
+        ["first run, warm build cache: `npm run up:dev` / `up -d --build`", s("first.ours"), s("first.compose"), ratio("first.ours", "first.compose"), "—", "—"],
         ["no-op `npm run preview:dev`", s("noopPreview.npm"), "—", "—", "≤ 2.5 s", met("noopPreview.npm", 2.5)],
-        ["no-op `pulumi preview --stack dev`", s("noopPreview.plain"), "—", "—", "≤ 2.5 s", met("noopPreview.plain", 2.5)],
-        ["no-op `npm run up:dev` / `up -d --build`", s("noopUp.npm"), s("noopUp.compose"), ratio("noopUp.npm", "noopUp.compose"), "—", "—"],
+        ["no-op `pulumi preview --stack dev`", s("noopPreview.plain"), "—", "—", "—", "—"],
+        ["no-op `npm run up:dev` / `up -d --build`", s("noopUp.npm"), s("noopUp.compose"), ratio("noopUp.npm", "noopUp.compose"), "≤ 2×", ratioMet("noopUp.npm", "noopUp.compose", 2)],
         ["no-op `pulumi up --yes`", s("noopUp.plain"), "—", "—", "—", "—"],
-        ["one-line change → new container answers: `npm run up:dev` / `up -d --build`", s("edit.npm.answered"), s("edit.compose.answered"), ratio("edit.npm.answered", "edit.compose.answered"), "≤ 4 s", met("edit.npm.answered", 4)],
-        ["one-line change → new container answers: `pulumi up --yes`", s("edit.plain.answered"), "—", "—", "≤ 4 s", met("edit.plain.answered", 4)],
-        ["failed requests during that update, each round (`up:dev`; `pulumi up`)", `${each("edit.npm.failed")}; ${each("edit.plain.failed")}`, each("edit.compose.failed"), "—", "as few as the design allows", "—"],
-        ["longest time without an answer, s, each round (`up:dev`; `pulumi up`)", `${each("edit.npm.outage")}; ${each("edit.plain.outage")}`, each("edit.compose.outage"), "—", "—", "—"],
+        ["save → new container answers: `npm run watch:dev` / `up -d --build`", s("edit.watch.answered"), s("edit.compose.answered"), ratio("edit.watch.answered", "edit.compose.answered"), "≤ 1.5×", ratioMet("edit.watch.answered", "edit.compose.answered", 1.5)],
+        ["one-line change → new container answers: `npm run up:dev` / `up -d --build`", s("edit.npm.answered"), s("edit.compose.answered"), ratio("edit.npm.answered", "edit.compose.answered"), "≤ 1.7×", ratioMet("edit.npm.answered", "edit.compose.answered", 1.7)],
+        ["one-line change → new container answers: `pulumi up --yes`", s("edit.plain.answered"), "—", "—", "—", "—"],
+        ["failed requests during that update, each round (`watch:dev`; `up:dev`; `pulumi up`)", `${each("edit.watch.failed")}; ${each("edit.npm.failed")}; ${each("edit.plain.failed")}`, each("edit.compose.failed"), "—", "as few as the design allows", "—"],
+        ["longest time without an answer, s, each round (`watch:dev`; `up:dev`; `pulumi up`)", `${each("edit.watch.outage")}; ${each("edit.npm.outage")}; ${each("edit.plain.outage")}`, each("edit.compose.outage"), "—", "—", "—"],
     ];
     return (
         `${MARKER}\n## Deploy loop (dev stack, local Docker engine)\n\n` +

@@ -22,12 +22,17 @@ describe("deploy-loop benchmark", () => {
             "edit.npm.answered": [3.5, 3.6, 3.7], "edit.plain.answered": [10, 11, 10], "edit.compose.answered": [1.8, 1.8, 1.8],
             "edit.npm.failed": [10, 11, 12], "edit.plain.failed": [12, 12, 13], "edit.compose.failed": [9, 9, 9],
             "edit.npm.outage": [1.2, 1.3, 1.25], "edit.plain.outage": [1.3, 1.3, 1.3], "edit.compose.outage": [1.2, 1.2, 1.2],
+            "edit.watch.answered": [2.6, 2.8, 2.7], "edit.watch.failed": [8, 9, 10], "edit.watch.outage": [1.1, 1.2, 1.3],
         };
         const table = report(f, ["pulumi v3.248.0"]);
         assert.match(table, /^<!-- deploy-loop -->\n/);
         assert.match(table, /Tools: pulumi v3\.248\.0\./);
-        assert.match(table, /\| first run, warm build cache: `npm run up:dev` \/ `up -d --build` \| 7\.00 \| 2\.00 \| 3\.5× \| ≤ 8 s \| yes \|/);
-        assert.match(table, /\| no-op `pulumi preview --stack dev` \| 4\.00 \| — \| — \| ≤ 2\.5 s \| \*\*no\*\* \|/);
-        assert.match(table, /`up:dev`; `pulumi up`\) \| 10, 11, 12; 12, 12, 13 \| 9, 9, 9 \|/);
+        assert.match(table, /\| first run, warm build cache: `npm run up:dev` \/ `up -d --build` \| 7\.00 \| 2\.00 \| 3\.5× \| — \| — \|/);
+        assert.match(table, /\| no-op `npm run preview:dev` \| 2\.00 \| — \| — \| ≤ 2\.5 s \| yes \|/);
+        assert.match(table, /\| no-op `npm run up:dev` \/ `up -d --build` \| 2\.00 \| 1\.00 \| 2\.0× \| ≤ 2× \| yes \|/);
+        // 2.7 / 1.8 = 1.5×: met; 3.6 / 1.8 = 2.0×: not.
+        assert.match(table, /\| save → new container answers: `npm run watch:dev` \/ `up -d --build` \| 2\.70 \| 1\.80 \| 1\.5× \| ≤ 1\.5× \| yes \|/);
+        assert.match(table, /\| one-line change → new container answers: `npm run up:dev` \/ `up -d --build` \| 3\.60 \| 1\.80 \| 2\.0× \| ≤ 1\.7× \| \*\*no\*\* \|/);
+        assert.match(table, /`watch:dev`; `up:dev`; `pulumi up`\) \| 8, 9, 10; 10, 11, 12; 12, 12, 13 \| 9, 9, 9 \|/);
     });
 });
