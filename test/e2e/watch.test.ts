@@ -192,10 +192,11 @@ describe("watch:dev's loop on the real engine", function () {
         await waitUntil("the update to run the program", 30_000, async () => control.running || undefined);
         const from = lines.length;
         await stop();
-        // The next watch starts once the CLI is gone, as a terminal's would after Ctrl-C or a kill.
-        await waitUntil("the CLI to exit", 60_000, async () => (spawnSync("pgrep", ["-P", String(process.pid), "-x", "pulumi"]).status === 1 ? true : undefined));
+        // A real program ends soon after its engine goes; this one would wait out its delay.
         control.cancelled = true;
         await waitUntil("the stopped run of the program to end", 10_000, async () => !control.running || undefined);
+        // The next watch starts once the CLI is gone, as a terminal's would after Ctrl-C or a kill.
+        await waitUntil("the CLI to exit", 60_000, async () => (spawnSync("pgrep", ["-P", String(process.pid), "-x", "pulumi"]).status === 1 ? true : undefined));
         [control.cancelled, control.delayMs] = [false, 0];
         const stopped = lines.slice(from).join("\n");
         const restart = lines.length;
@@ -206,7 +207,7 @@ describe("watch:dev's loop on the real engine", function () {
         assert.doesNotMatch(after, /not deployed/);
         assert.deepEqual(JSON.parse(pulumiCli(["stack", "export"])).deployment.pending_operations ?? [], []);
         assert.equal(history()[0].result, "succeeded");
-        assert.equal(deployedTag("server"), tagOf("server"));
+        assert.equal(deployedTag("server"), tagOf("server"), `what the watches printed:\n${stopped}\n${after}`);
         return `${stopped}\n${after}`;
     }
 
