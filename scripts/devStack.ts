@@ -211,9 +211,14 @@ export function prune(stack: string, keep: number): LocalTag[] {
     return removed;
 }
 
+/** The label compose.ts gives a stack's containers: `DOCKYARD_STACK_LABEL` (tests), else organization/project/stack. */
+export function stackLabelOf(stack: string): string {
+    return process.env.DOCKYARD_STACK_LABEL ?? `${ORGANIZATION}/${PROJECT}/${stack}`;
+}
+
 function main(argv: string[]): void {
     const [verb, stack, ...rest] = argv;
-    const stackLabel = process.env.DOCKYARD_STACK_LABEL ?? `${ORGANIZATION}/${PROJECT}/${stack}`;
+    const stackLabel = stackLabelOf(stack);
     if (verb === "recover" && stack) {
         recover(stack, stackLabel, process.cwd());
         return;

@@ -120,6 +120,8 @@ export class UpdateQueue {
     constructor(
         private readonly update: (burstStart: number) => Promise<void>,
         private readonly quietMs: number,
+        /** What an update threw; the next one still runs. */
+        private readonly onError: (e: unknown) => void,
     ) {}
 
     notify(): void {
@@ -154,7 +156,7 @@ export class UpdateQueue {
         const burstStart = this.burstStart ?? Date.now();
         this.burstStart = undefined;
         this.current = this.update(burstStart)
-            .catch(() => undefined)
+            .catch(this.onError)
             .finally(() => {
                 this.current = undefined;
                 if (this.queued && !this.stopped) {

@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
 import type * as compose from "../compose";
-import { recover } from "./devStack";
+import { recover, stackLabelOf } from "./devStack";
 import type { AppResult, Changes, SourceState, Sources } from "./watch";
 import { UpdateQueue, appLine, changes, engineErrors, isEmpty, sourcesOf, stepsByApp, takeState } from "./watch";
 
@@ -24,8 +24,6 @@ export interface WatchOptions {
     log?: (line: string) => void;
     /** Milliseconds without a save before an update starts. Default: 100. */
     quietMs?: number;
-    /** The label devStack.ts finds this stack's containers by. Default: `organization/dockyard/<stack>`. */
-    stackLabel?: string;
     /**
      * Pass an interrupt on to the CLI. Default: unless stdin is a terminal, whose Ctrl-C reaches the CLI by
      * itself (one process group): passed on as well, a first Ctrl-C would count twice.
@@ -56,7 +54,7 @@ export async function startWatch(opts: WatchOptions): Promise<Watch> {
         { workDir: root, pulumiCommand: withoutRefresh(await automation.PulumiCommand.get({ skipVersionCheck: true })) },
     );
     // What a killed run left (a lock, a container holding the port, pending operations) goes before the first update.
-    recover(stackName, opts.stackLabel ?? `organization/dockyard/${stackName}`, root, (line) => {
+    recover(stackName, stackLabelOf(stackName), root, (line) => {
         if (!line.startsWith("nothing to recover")) log(`recover: ${line}`);
     });
 
@@ -116,7 +114,7 @@ export async function startWatch(opts: WatchOptions): Promise<Watch> {
         return results.map(appLine);
     }
 
-    const queue = new UpdateQueue(update, opts.quietMs ?? 100);
+    const queue = new UpdateQueue(update, opts.quietMs ?? 100, (e) => log(`the update stopped on an unexpected error, nothing more deployed: ${(e as Error).message}`));
     const watchers = new Map<string, fs.FSWatcher>();
     /** Watches what `sources` names: each app's context and the components, recursively; the project's own files. */
     function rewatch() {
@@ -255,7 +253,7 @@ function describe(c: Changes | undefined): string {
 async function main(argv: string[]): Promise<void> {
     const stack = argv[0];
     if (!stack) throw new Error("usage: watchDev.ts <stack>");
-    const watch = await startWatch({ root: process.cwd(), stack, stackLabel: process.env.DOCKYARD_STACK_LABEL });
+    const watch = await startWatch({ root: process.cwd(), stack });
     process.on("SIGINT", () => watch.interrupt());
     process.on("SIGTERM", () => watch.interrupt());
     process.exit(await watch.done);

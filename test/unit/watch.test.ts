@@ -87,9 +87,10 @@ describe("watch: sources and changes", () => {
 });
 
 describe("watch: UpdateQueue", () => {
+    const unexpected = (e: unknown) => assert.fail(`an update threw: ${String(e)}`);
     it("runs one update for a burst, after the quiet period", async () => {
         const runs: number[] = [];
-        const queue = new UpdateQueue(async (burstStart) => void runs.push(burstStart), 40);
+        const queue = new UpdateQueue(async (burstStart) => void runs.push(burstStart), 40, unexpected);
         const first = Date.now();
         for (let i = 0; i < 5; i++) {
             queue.notify();
@@ -112,7 +113,7 @@ describe("watch: UpdateQueue", () => {
             runs.push(burstStart);
             await sleep(100);
             running--;
-        }, 20);
+        }, 20, unexpected);
         queue.notify();
         await sleep(50);
         assert.ok(queue.running);
@@ -124,12 +125,17 @@ describe("watch: UpdateQueue", () => {
         assert.ok(runs[1] >= during, "the queued one is timed from the first save during the update");
     });
 
-    it("starts nothing after stop, and a failed update does not stop the next", async () => {
+    it("starts nothing after stop; a failed update is reported and does not stop the next", async () => {
         let runs = 0;
-        const queue = new UpdateQueue(async () => {
-            runs++;
-            throw new Error("build failed");
-        }, 10);
+        const errors: string[] = [];
+        const queue = new UpdateQueue(
+            async () => {
+                runs++;
+                throw new Error(`failure ${runs}`);
+            },
+            10,
+            (e) => errors.push((e as Error).message),
+        );
         queue.notify();
         await queue.idle();
         queue.notify();
@@ -140,6 +146,7 @@ describe("watch: UpdateQueue", () => {
         await queue.idle();
         await sleep(30);
         assert.equal(runs, 2);
+        assert.deepEqual(errors, ["failure 1", "failure 2"]);
     });
 });
 
