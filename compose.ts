@@ -1,9 +1,9 @@
 // The program's composition: one GoApp per configured app, on the stack's target.
-import { GoApp, RegistryLoginError, STACK_ANNOTATION, checkRegistryLogin, currentStackName } from "@dockyard/components";
+import { GoApp, RegistryLoginError, STACK_ANNOTATION, checkRegistryLogin, currentStackName, jobRunCompleted } from "@dockyard/components";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PROMOTED, type StackPlan, parseStackConfig, readRawConfig, withEnvironmentDefaults, withPromotedImages } from "./config";
-import { refuseForeignObjects } from "./ownership";
+import { type ClusterObject, refuseForeignObjects } from "./ownership";
 
 /** What each app exports. */
 export interface AppOutputs {
@@ -35,7 +35,10 @@ function createNamespace(name: string, podSecurityVersion: string): k8s.core.v1.
     const cluster = new pulumi.Config("kubernetes");
     const provider = new k8s.Provider("namespace-provider", {
         enableServerSideApply: false,
-        kubeconfig: cluster.get("kubeconfig"),
+        // Unset, the SDK would pass KUBECONFIG's value, and the provider copies a kubeconfig it is given into a
+        // new $TMPDIR/kubeconfig* on every run, client key included, never deleted. Empty, it reads KUBECONFIG
+        // itself, as the default provider does, and writes nothing.
+        kubeconfig: cluster.get("kubeconfig") ?? "",
         context: cluster.get("context"),
         cluster: cluster.get("cluster"),
     });
@@ -77,9 +80,30 @@ const APP_LABEL = "dockyard.dev/app";
  */
 export function dockerStackLabels(app: string): Record<string, string> {
     return {
-        [STACK_LABEL]: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
+        [STACK_LABEL]: currentStackName(),
         [PROJECT_DIR_LABEL]: process.cwd(),
         [APP_LABEL]: app,
+    };
+}
+
+/**
+ * The plan with `runCompleted` set on each job whose run (image, args, env, settings) completed before and
+ * whose finished Job Kubernetes has deleted since: it makes no Job, so the job does not run again, and a
+ * refreshed preview (drift) shows nothing for it. `existing` is what the cluster holds of the plan's objects.
+ */
+export function withCompletedRuns(plan: StackPlan, existing: ClusterObject[], stack: string): StackPlan {
+    const find = (kind: string, name: string) => existing.find((o) => o.kind === kind && o.metadata.name === name);
+    return {
+        ...plan,
+        apps: plan.apps.map((app) => {
+            const run = GoApp.jobRun(app.name, app.args);
+            if (!run) return app;
+            const objects = GoApp.kubernetesObjects(app.name, app.args);
+            const named = (kind: string) => objects.find((o) => o.kind === kind)?.name ?? "";
+            if (!jobRunCompleted(run, { job: find("Job", named("Job")), record: find("ConfigMap", named("ConfigMap")) }, stack)) return app;
+            void pulumi.log.info(`${app.name}: this run completed before and its Job has been collected since; it does not run again`);
+            return { ...app, args: { ...app.args, kubernetes: { ...app.args.kubernetes, runCompleted: true } } };
+        }),
     };
 }
 
@@ -137,7 +161,8 @@ export async function program(env: NodeJS.ProcessEnv = process.env, opts: Progra
         plan = withPromotedImages(plan, name, apps);
         sourceCommit = typeof commit === "string" ? commit : undefined;
     }
-    // Last before anything is created: what the plan would take over, it refuses, in a preview too.
-    await refuseForeignObjects(plan, currentStackName());
-    return { apps: compose(plan, sourceCommit), ...(sourceCommit && { sourceCommit }) };
+    // Last before anything is created: what the plan would take over, it refuses, in a preview too. What is
+    // this stack's already tells which jobs' runs are done.
+    const existing = await refuseForeignObjects(plan, currentStackName());
+    return { apps: compose(withCompletedRuns(plan, existing, currentStackName()), sourceCommit), ...(sourceCommit && { sourceCommit }) };
 }

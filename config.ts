@@ -28,6 +28,7 @@ const appShape = {
     servicePort: z.number().optional(),
     readinessPath: z.string().optional(),
     livenessPath: z.string().optional(),
+    ttlSecondsAfterFinished: z.number().optional(),
     // Docker only.
     hostPort: z.number().optional(),
     containerName: z.string().optional(),
@@ -64,7 +65,7 @@ export type AppConfig = z.infer<typeof appSchema>;
 type StackSettings = z.infer<typeof stackSchema>;
 
 const KUBERNETES_ONLY = {
-    app: ["requests", "replicas", "autoscale", "nodeLossTolerationSeconds", "serviceType", "servicePort", "readinessPath", "livenessPath"],
+    app: ["requests", "replicas", "autoscale", "nodeLossTolerationSeconds", "serviceType", "servicePort", "readinessPath", "livenessPath", "ttlSecondsAfterFinished"],
     stack: ["namespace", "createNamespace", "allowLoadBalancer", "podSecurityVersion", "imagePullSecrets", "readyTimeoutSeconds"],
 };
 const DOCKER_ONLY = { app: ["hostPort", "containerName", "imageHealthcheck"], stack: ["hostIp"] };
@@ -295,6 +296,7 @@ export function toGoAppArgs(name: string, app: AppConfig, s: StackSettings, regi
             servicePort: app.servicePort,
             readinessPath: app.readinessPath,
             livenessPath: app.livenessPath,
+            ttlSecondsAfterFinished: app.ttlSecondsAfterFinished,
             requests: app.requests,
             limits: app.limits,
             imagePullSecrets: s.imagePullSecrets,

@@ -2,7 +2,7 @@
 // turns a create into an upsert: an object someone else made under the same name would silently become
 // this stack's, and `destroy` would delete it. So before anything is registered, in previews too, the
 // program reads every object it is about to create under a fixed name and refuses those another owner holds.
-import { GoApp, type KubernetesObjectRef, STACK_ANNOTATION } from "@dockyard/components";
+import { GoApp, type KubernetesObjectRef, STACK_ANNOTATION, namesStack } from "@dockyard/components";
 import * as pulumi from "@pulumi/pulumi";
 import { execFile } from "child_process";
 import * as fs from "fs";
@@ -16,11 +16,13 @@ export interface PlannedObject extends KubernetesObjectRef {
     namespace?: string;
 }
 
-/** The parts of an object in the cluster the check reads. */
+/** The parts of an object in the cluster the program reads. */
 export interface ClusterObject {
     apiVersion: string;
     kind: string;
     metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+    /** A ConfigMap's data: a job's run record. */
+    data?: Record<string, string>;
 }
 
 /** A planned object that another owner's object already holds. */
@@ -38,13 +40,13 @@ export function plannedObjects(plan: StackPlan, defaultNamespace?: string): Plan
 }
 
 /**
- * Why an existing object is not this stack's, or undefined when it is: it names this stack in its
- * `dockyard.dev/stack` annotation, or it predates that annotation and carries the labels this same
+ * Why an existing object is not this stack's, or undefined when it is: it names this stack (project and
+ * stack, whatever the backend or organization) in its `dockyard.dev/stack` annotation, or it predates that annotation and carries the labels this same
  * component gave it then (a stack deployed before the annotation existed keeps deploying).
  */
 export function notOurs(existing: ClusterObject, planned: KubernetesObjectRef, stack: string): string | undefined {
     const owner = existing.metadata.annotations?.[STACK_ANNOTATION];
-    if (owner === stack) return undefined;
+    if (namesStack(owner, stack)) return undefined;
     if (owner !== undefined) return `it belongs to stack ${owner}`;
     const labels = existing.metadata.labels ?? {};
     const madeByThisComponent =
@@ -154,11 +156,16 @@ export function useClusterReader(reader: ClusterReader | undefined): void {
     readCluster = reader ?? kubectlReader;
 }
 
-/** Refuses, before anything is registered, every object of the plan that someone else already holds. */
-export async function refuseForeignObjects(plan: StackPlan, stack: string): Promise<void> {
-    if (plan.target !== "kubernetes") return;
+/**
+ * Reads every object of the plan that exists already and refuses, before anything is registered, those someone
+ * else holds. Returns the rest, this stack's own: a job's run record among them.
+ */
+export async function refuseForeignObjects(plan: StackPlan, stack: string): Promise<ClusterObject[]> {
+    if (plan.target !== "kubernetes") return [];
     const planned = plannedObjects(plan, new pulumi.Config("kubernetes").get("namespace"));
-    if (planned.length === 0) return;
-    const foreign = foreignObjects(planned, await readCluster(planned), stack);
+    if (planned.length === 0) return [];
+    const existing = await readCluster(planned);
+    const foreign = foreignObjects(planned, existing, stack);
     if (foreign.length > 0) throw new ForeignObjectsError(foreign, stack);
+    return existing;
 }

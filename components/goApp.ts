@@ -1,10 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { DOCKER_DEFAULTS, DockerWorkload, type DockerWorkloadArgs, validateDockerWorkloadArgs } from "./dockerWorkload";
-import { GoAppImage, type GoAppImageArgs, dockerfileFacts, validateGoAppImageArgs, validateRegistry } from "./goAppImage";
+import { GoAppImage, type GoAppImageArgs, dockerfileFacts, plannedImage, validateGoAppImageArgs, validateRegistry } from "./goAppImage";
 import { isDigestRef } from "./internal/imageRef";
 import { type ArgProblem, checkOneOf, known, throwIfAny, under } from "./internal/problems";
-import { type KubernetesObjectRef, KubernetesWorkload, type KubernetesWorkloadArgs, kubernetesWorkloadObjects, validateKubernetesWorkloadArgs } from "./kubernetesWorkload";
+import { type JobRun, type KubernetesObjectRef, KubernetesWorkload, type KubernetesWorkloadArgs, jobRun, kubernetesWorkloadObjects, validateKubernetesWorkloadArgs } from "./kubernetesWorkload";
 import { type RegistryCredentials, type WorkloadArgs } from "./types";
 
 /** Where a GoApp runs. */
@@ -109,6 +109,16 @@ function pullCredentials(args: GoAppArgs): RegistryCredentials | undefined {
     return { server: registry.server, username: registry.username, password: registry.password };
 }
 
+/** What GoApp hands either workload from its own fields. */
+function sharedArgs(args: GoAppArgs, image: pulumi.Input<string>): WorkloadArgs {
+    return { image, kind: args.kind, port: args.port, env: args.env, args: args.args, sourceCommit: args.sourceCommit };
+}
+
+/** The content-tagged name an image built here gets; none for a prebuilt `image.ref`. */
+function imageSourceOf(args: GoAppArgs): string | undefined {
+    return args.image?.ref === undefined ? plannedImage({ ...args.image, appDir: args.appDir as string }).imageName : undefined;
+}
+
 /** The KubernetesWorkload settings GoApp decides itself, beside the image and credentials. */
 function kubernetesArgs(name: string, args: GoAppArgs): Omit<KubernetesWorkloadArgs, "image"> {
     const appName = args.kubernetes?.appName ?? (args.appDir ? path.basename(path.resolve(args.appDir)) : name);
@@ -141,6 +151,16 @@ export class GoApp extends pulumi.ComponentResource {
         return args.target === "kubernetes" ? kubernetesWorkloadObjects(`${name}-workload`, kubernetesArgs(name, args)) : [];
     }
 
+    /**
+     * A job's run on Kubernetes, as `new GoApp(name, args)` would record it: the image by the digest given, or
+     * by the content-tagged name it is built under. None for services or on Docker. A program checks it against
+     * the cluster (`jobRunCompleted`) and passes `kubernetes.runCompleted`, so a job runs once per change.
+     */
+    static jobRun(name: string, args: GoAppArgs): JobRun | undefined {
+        if (args.target !== "kubernetes" || args.kind !== "job") return undefined;
+        return jobRun({ ...kubernetesArgs(name, args), ...sharedArgs(args, args.image?.ref ?? pendingImage), imageSource: imageSourceOf(args) });
+    }
+
     constructor(name: string, args: GoAppArgs, opts?: pulumi.ComponentResourceOptions) {
         throwIfAny(`GoApp "${name}"`, validateGoAppArgs(args));
         super("dockyard:index:GoApp", name, {}, opts);
@@ -151,7 +171,7 @@ export class GoApp extends pulumi.ComponentResource {
             this.image = new GoAppImage(`${name}-image`, { ...args.image, appDir: args.appDir as string }, { parent: this });
             this.imageRef = this.image.imageRef;
         }
-        const shared = { image: this.imageRef, kind: args.kind, port: args.port, env: args.env, args: args.args, sourceCommit: args.sourceCommit };
+        const shared = sharedArgs(args, this.imageRef);
 
         if (this.image !== undefined && args.kind !== "job") warnUnexposedPort(this, this.image.exposedPorts, args.port);
 
@@ -163,7 +183,8 @@ export class GoApp extends pulumi.ComponentResource {
             this.workload = workload;
         } else {
             const registryCredentials = args.kubernetes?.registryCredentials ?? pullCredentials(args);
-            const workload = new KubernetesWorkload(`${name}-workload`, { ...kubernetesArgs(name, args), registryCredentials, ...shared }, { parent: this });
+            const imageSource = args.kind === "job" ? imageSourceOf(args) : undefined;
+            const workload = new KubernetesWorkload(`${name}-workload`, { ...kubernetesArgs(name, args), registryCredentials, imageSource, ...shared }, { parent: this });
             this.endpoint = workload.address;
             this.workload = workload;
         }

@@ -129,6 +129,23 @@ function warnUndeclared(image: pulumi.Resource, app: string, dockerfile: string,
 }
 
 /**
+ * What `new GoAppImage(name, args)` builds, known before anything runs: the Dockerfile, the build args and
+ * the content-tagged `repository:tag`. @internal
+ */
+export function plannedImage(args: GoAppImageArgs): { app: string; dockerfile: string; buildArgs: Record<string, string>; tag: string; imageName: string } {
+    const app = path.basename(path.resolve(args.appDir));
+    const dockerfile = path.join(args.appDir, args.dockerfile ?? "Dockerfile");
+    const buildArgs: Record<string, string> = {
+        ...args.buildArgs,
+        ...(args.goImage !== undefined && { GO_IMAGE: args.goImage }),
+        ...(args.runtimeImage !== undefined && { RUNTIME_IMAGE: args.runtimeImage }),
+    };
+    const tag = contentTag({ context: args.appDir, dockerfile, buildArgs, platform: args.platform, target: args.target });
+    const repository = args.repository ?? (args.registry ? `${args.registry.server}/${app}` : `dockyard/${app}`);
+    return { app, dockerfile, buildArgs, tag, imageName: `${repository}:${tag}` };
+}
+
+/**
  * A Go app's container image, built from its Dockerfile with a content-addressed tag: the same
  * sources, Dockerfile and build args always give the same tag, so an unchanged app causes no
  * replacement downstream. Pushed when a registry is given, local otherwise.
@@ -154,21 +171,11 @@ export class GoAppImage extends pulumi.ComponentResource {
         throwIfAny(`GoAppImage "${name}"`, validateGoAppImageArgs(args));
         super("dockyard:image:GoAppImage", name, {}, opts);
 
-        const app = path.basename(path.resolve(args.appDir));
-        const dockerfile = path.join(args.appDir, args.dockerfile ?? "Dockerfile");
-        const buildArgs: Record<string, string> = {
-            ...args.buildArgs,
-            ...(args.goImage !== undefined && { GO_IMAGE: args.goImage }),
-            ...(args.runtimeImage !== undefined && { RUNTIME_IMAGE: args.runtimeImage }),
-        };
+        const { app, dockerfile, buildArgs, tag, imageName } = plannedImage(args);
         const facts = readDockerfile(fs.readFileSync(dockerfile, "utf8"), args.target);
         this.hasHealthcheck = facts.healthcheck;
         this.exposedPorts = facts.exposedPorts;
         warnUndeclared(this, app, dockerfile, facts, buildArgs, args);
-
-        const tag = contentTag({ context: args.appDir, dockerfile, buildArgs, platform: args.platform, target: args.target });
-        const repository = args.repository ?? (args.registry ? `${args.registry.server}/${app}` : `dockyard/${app}`);
-        const imageName = `${repository}:${tag}`;
         const push = args.registry !== undefined;
 
         this.image = new docker.Image(

@@ -13,6 +13,11 @@ export {
     kubernetesWorkloadObjects,
     STACK_ANNOTATION,
     currentStackName,
+    namesStack,
+    type JobRun,
+    jobRun,
+    jobRunCompleted,
+    type RunRecordObject,
 } from "./kubernetesWorkload";
 export { type Autoscale } from "./autoscaling";
 export { type WorkloadArgs, type WorkloadKind, WORKLOAD_KINDS, type ResourceQuantities, type RegistryCredentials } from "./types";

@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import * as crypto from "crypto";
 import { type Autoscale, horizontalPodAutoscaler, validateAutoscale } from "./autoscaling";
 import { floatingImageProblem } from "./internal/imageRef";
 import { type ArgProblem, checkInteger, checkOneOf, known, throwIfAny } from "./internal/problems";
@@ -56,7 +57,9 @@ export interface KubernetesWorkloadArgs extends WorkloadArgs {
     serviceAccountName?: string;
     /**
      * Seconds `pulumi up` waits for the Deployment to be ready, or the Job to complete, before failing with
-     * what the pods report (an image pull error, a crash loop). Default: `300`.
+     * what the pods report (an image pull error, a crash loop). A service's pods get as long to start
+     * listening: their startup probe (the liveness check, every 2 s) holds readiness and liveness back until
+     * then, so a slow starter becomes Ready instead of being restarted. Default: `300`.
      */
     readyTimeoutSeconds?: number;
     /**
@@ -93,11 +96,24 @@ export interface KubernetesWorkloadArgs extends WorkloadArgs {
     /** Job retries before it is marked failed. Default: `2`. */
     backoffLimit?: number;
     /**
-     * Seconds a finished Job is kept before Kubernetes deletes it. Once it is gone, a `pulumi refresh`
-     * drops it from state and the next `up` runs it again; raise this (or set it very high) if that is
-     * unwanted. Default: `3600`.
+     * Seconds a finished Job is kept before Kubernetes deletes it. Collected or not, a job runs once per change
+     * of what it runs: its run record (a ConfigMap `<objectName>-run`) says which run completed, and a program
+     * that passes `runCompleted` makes no Job for that run again. Default: none, the finished Job (and its
+     * pod's log) stays until the next change of what it runs replaces it.
      */
     ttlSecondsAfterFinished?: number;
+    /**
+     * Jobs: a plain name for what `image` was built from, when `image` itself is only known at deploy time (a
+     * build's digest): GoApp passes `<repository>:<content tag>`. Recorded in the run record, so that a
+     * program can tell before deploying whether this run already completed. Default: none.
+     */
+    imageSource?: string;
+    /**
+     * Jobs: this run (see `jobRun`) completed before, and its finished Job is gone since (its TTL, or someone
+     * deleted it): make no Job, so it does not run again; the run record stays. `jobRunCompleted` decides it
+     * from what the cluster holds. Default: `false`, the Job is made (a no-op while it exists unchanged).
+     */
+    runCompleted?: boolean;
     /**
      * Seconds a Job may run in all, after which Kubernetes fails it. Default: `readyTimeoutSeconds`, which
      * bounds `pulumi up` for a job too: the provider's own Job wait restarts its timer on every pod event,
@@ -129,7 +145,6 @@ export const KUBERNETES_DEFAULTS = {
     preStopSleepSeconds: 5,
     shutdownTimeoutSeconds: 10,
     backoffLimit: 2,
-    ttlSecondsAfterFinished: 3600,
     runAsUser: 65532,
     readyTimeoutSeconds: 300,
     maxUnavailable: 1,
@@ -189,7 +204,7 @@ export function validateKubernetesWorkloadArgs(args: KubernetesWorkloadArgs): Ar
             if (args[field] !== undefined) problems.push({ field, value: args[field], allowed: "nothing: a job serves no port and runs one pod to completion" });
         }
     } else {
-        for (const field of ["backoffLimit", "ttlSecondsAfterFinished", "activeDeadlineSeconds"] as const) {
+        for (const field of ["backoffLimit", "ttlSecondsAfterFinished", "activeDeadlineSeconds", "imageSource", "runCompleted"] as const) {
             if (args[field] !== undefined) problems.push({ field, value: args[field], allowed: "nothing: only a job takes it" });
         }
     }
@@ -208,22 +223,26 @@ export function validateKubernetesWorkloadArgs(args: KubernetesWorkloadArgs): Ar
 }
 
 /**
- * The annotation on every object a workload makes, naming the stack that made it
- * (`<organization>/<project>/<stack>`): what tells this stack's objects from anyone else's in the namespace.
+ * The annotation on every object a workload makes, naming the stack that made it (`<project>/<stack>`): what
+ * tells this stack's objects from anyone else's in the namespace.
  */
 export const STACK_ANNOTATION = "dockyard.dev/stack";
 
-/** The full name of the stack being deployed, as `STACK_ANNOTATION` carries it. */
+/**
+ * The stack being deployed, as `STACK_ANNOTATION` carries it: `<project>/<stack>`. No organization and no
+ * backend: a stack moved from one backend or organization to another keeps owning what it made.
+ */
 export function currentStackName(): string {
-    // A consumer's unit tests may set Pulumi's mocks without an organization, and getOrganization then
-    // throws; "organization" is what the CLI passes on a self-managed backend.
-    let organization = "organization";
-    try {
-        organization = pulumi.getOrganization();
-    } catch {
-        // keep the self-managed default
-    }
-    return `${organization}/${pulumi.getProject()}/${pulumi.getStack()}`;
+    return `${pulumi.getProject()}/${pulumi.getStack()}`;
+}
+
+/**
+ * Whether a `STACK_ANNOTATION` value names this stack (`<project>/<stack>`). Values written before it left the
+ * organization out (`<organization>/<project>/<stack>`) count by their project and stack.
+ */
+export function namesStack(annotation: string | undefined, stack: string): boolean {
+    const projectAndStack = (name: string) => name.split("/").slice(-2).join("/");
+    return annotation !== undefined && projectAndStack(annotation) === projectAndStack(stack);
 }
 
 /** An object a workload makes under a fixed name: the name another object in its namespace could already hold. */
@@ -234,6 +253,66 @@ export interface KubernetesObjectRef {
     name: string;
     /** The component that makes it: its `app.kubernetes.io/instance` label. */
     instance: string;
+}
+
+/** The ConfigMap that records a job's last completed run. */
+function runRecordName(objectName: string): string {
+    return `${objectName}-run`;
+}
+
+/** One run of a job, as its run record keeps it: what it ran, by the parts a program knows before deploying. */
+export interface JobRun {
+    /** A hash of everything but the image: args, plain env values, resources and the job's settings. */
+    spec: string;
+    /** The image, where it is a plain string (a digest given or promoted). */
+    image?: string;
+    /** What the image was built from (`imageSource`), where it is built in the same deploy. */
+    source?: string;
+}
+
+/**
+ * The run `new KubernetesWorkload(name, args)` would make of a job: an Output env value (a secret) counts by
+ * its name only, as it is not known before deploying; change something else, or let the Job stay, to rerun on it.
+ */
+export function jobRun(args: KubernetesWorkloadArgs): JobRun {
+    const d = KUBERNETES_DEFAULTS;
+    const plain = (v: unknown) => (typeof v === "string" ? v : "(known at deploy time)");
+    const settings = {
+        args: args.args?.map(plain),
+        env: Object.entries(args.env ?? {}).map(([k, v]) => [k, plain(v)]),
+        requests: { ...d.requests, ...args.requests },
+        limits: { ...d.limits, ...args.limits },
+        backoffLimit: args.backoffLimit ?? d.backoffLimit,
+        activeDeadlineSeconds: args.activeDeadlineSeconds ?? args.readyTimeoutSeconds ?? d.readyTimeoutSeconds,
+        runAsUser: args.runAsUser ?? d.runAsUser,
+        readOnlyRootFilesystem: args.readOnlyRootFilesystem ?? true,
+        serviceAccountName: args.serviceAccountName,
+        shutdownTimeoutSeconds: args.shutdownTimeoutSeconds ?? d.shutdownTimeoutSeconds,
+    };
+    return {
+        spec: crypto.createHash("sha256").update(JSON.stringify(settings)).digest("hex").slice(0, 20),
+        ...(typeof args.image === "string" && { image: args.image }),
+        ...(args.imageSource !== undefined && { source: args.imageSource }),
+    };
+}
+
+/** The parts of an object in the cluster that `jobRunCompleted` reads. */
+export interface RunRecordObject {
+    metadata: { annotations?: Record<string, string> };
+    data?: Record<string, string>;
+}
+
+/**
+ * Whether this run of a job completed before and its Job is gone since: the Job is absent, and this stack's run
+ * record names the same spec and the same image (by digest, or by what it was built from). A Job that still
+ * exists is left to Pulumi as usual: false.
+ */
+export function jobRunCompleted(run: JobRun, found: { job?: object; record?: RunRecordObject }, stack: string): boolean {
+    const record = found.record;
+    if (found.job !== undefined || record === undefined || !namesStack(record.metadata.annotations?.[STACK_ANNOTATION], stack)) return false;
+    const data = record.data ?? {};
+    const sameImage = (run.image !== undefined && data.image === run.image) || (run.source !== undefined && data.source === run.source);
+    return data.spec === run.spec && sameImage;
 }
 
 /** The PodDisruptionBudget a service gets, if any. */
@@ -250,7 +329,7 @@ export function kubernetesWorkloadObjects(name: string, args: Omit<KubernetesWor
     const objectName = args.objectName ?? args.appName ?? name;
     const ref = (apiVersion: string, kind: string) => ({ apiVersion, kind, name: objectName, instance: name });
     const serviceAccount = args.serviceAccountName === undefined ? [ref("v1", "ServiceAccount")] : [];
-    if (args.kind === "job") return [...serviceAccount, ref("batch/v1", "Job")];
+    if (args.kind === "job") return [...serviceAccount, ref("batch/v1", "Job"), { ...ref("v1", "ConfigMap"), name: runRecordName(objectName) }];
     return [
         ...serviceAccount,
         ref("apps/v1", "Deployment"),
@@ -278,8 +357,10 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
     public readonly autoscaler?: k8s.autoscaling.v2.HorizontalPodAutoscaler;
     /** Services with 2 or more replicas (unless turned off): the PodDisruptionBudget. */
     public readonly podDisruptionBudget?: k8s.policy.v1.PodDisruptionBudget;
-    /** Jobs: the Job. */
+    /** Jobs: the Job; none when `runCompleted`. */
     public readonly job?: k8s.batch.v1.Job;
+    /** Jobs: the run record, which says what the last completed run ran. */
+    public readonly runRecord?: k8s.core.v1.ConfigMap;
     /** The app's own ServiceAccount, unless `serviceAccountName` names an existing one. */
     public readonly serviceAccount?: k8s.core.v1.ServiceAccount;
     /** The pull Secret made from `registryCredentials`. */
@@ -373,6 +454,7 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
             readinessPath: args.readinessPath,
             livenessPath: args.livenessPath,
             preStopSleepSeconds: preStop,
+            startupSeconds: args.readyTimeoutSeconds ?? d.readyTimeoutSeconds,
             shutdownTimeoutSeconds: shutdownTimeout,
             runAsUser: args.runAsUser ?? d.runAsUser,
             serviceAccountName: this.serviceAccount?.metadata.name ?? args.serviceAccountName,
@@ -387,21 +469,31 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
         const awaitOpts: pulumi.CustomResourceOptions = { ...childOpts, customTimeouts: { create: readyTimeout, update: readyTimeout } };
 
         if (isJob) {
-            this.job = new k8s.batch.v1.Job(
-                `${name}-job`,
-                {
-                    metadata: workloadMetadata,
-                    spec: {
-                        backoffLimit: args.backoffLimit ?? d.backoffLimit,
-                        ttlSecondsAfterFinished: args.ttlSecondsAfterFinished ?? d.ttlSecondsAfterFinished,
-                        activeDeadlineSeconds: args.activeDeadlineSeconds ?? args.readyTimeoutSeconds ?? d.readyTimeoutSeconds,
-                        template,
+            if (!args.runCompleted) {
+                this.job = new k8s.batch.v1.Job(
+                    `${name}-job`,
+                    {
+                        metadata: workloadMetadata,
+                        spec: {
+                            backoffLimit: args.backoffLimit ?? d.backoffLimit,
+                            ttlSecondsAfterFinished: args.ttlSecondsAfterFinished,
+                            activeDeadlineSeconds: args.activeDeadlineSeconds ?? args.readyTimeoutSeconds ?? d.readyTimeoutSeconds,
+                            template,
+                        },
                     },
-                },
-                // A Job's pod template is immutable: any change to it means a new Job, the old one gone first.
-                { ...awaitOpts, replaceOnChanges: ["spec"] },
+                    // A Job's pod template is immutable: any change to it means a new Job, the old one gone first.
+                    { ...awaitOpts, replaceOnChanges: ["spec"] },
+                );
+            }
+            // Written once the Job completed (the provider waits for it): what ran last, for a later deploy to
+            // tell that this run is done even after Kubernetes collected the Job.
+            const run = jobRun(args);
+            this.runRecord = new k8s.core.v1.ConfigMap(
+                `${name}-run`,
+                { metadata: { ...metadata, name: runRecordName(objectName) }, data: { spec: run.spec, image: args.image, source: args.imageSource ?? "" } },
+                { ...childOpts, dependsOn: this.job ? [this.job] : [] },
             );
-            this.jobName = this.job.metadata.name;
+            this.jobName = this.job?.metadata.name ?? pulumi.output(objectName);
         } else {
             this.deployment = new k8s.apps.v1.Deployment(
                 `${name}-deployment`,

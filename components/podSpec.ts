@@ -19,6 +19,8 @@ export interface PodSettings {
     readinessPath?: string;
     livenessPath?: string;
     preStopSleepSeconds: number;
+    /** How long the app may take to start listening: the startup probe's bound, before liveness takes over. */
+    startupSeconds: number;
     shutdownTimeoutSeconds: number;
     runAsUser: number;
     serviceAccountName?: pulumi.Input<string>;
@@ -27,6 +29,9 @@ export interface PodSettings {
     spreadLabels?: Record<string, string>;
     nodeLossTolerationSeconds: number;
 }
+
+/** Seconds between startup checks: short, since readiness waits for the first success. */
+const STARTUP_PERIOD = 2;
 
 /** The node conditions whose taints evict a pod from a node that stopped answering. */
 const NODE_LOSS_TAINTS = ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"] as const;
@@ -50,6 +55,8 @@ export function podSpec(s: PodSettings): k8s.types.input.core.v1.PodSpec {
             ? {}
             : {
                   ports: [{ name: "http", containerPort: s.port, protocol: "TCP" }],
+                  // Readiness and liveness start once this passes: a slow starter is waited for, not restarted in a loop.
+                  startupProbe: { ...probeCheck(s.livenessPath), periodSeconds: STARTUP_PERIOD, timeoutSeconds: 2, failureThreshold: Math.max(1, Math.ceil(s.startupSeconds / STARTUP_PERIOD)) },
                   readinessProbe: { ...probeCheck(s.readinessPath), periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
                   livenessProbe: { ...probeCheck(s.livenessPath), periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
                   lifecycle: s.preStopSleepSeconds > 0 ? { preStop: { sleep: { seconds: s.preStopSleepSeconds } } } : undefined,
@@ -97,7 +104,7 @@ function describeProbes(port: number, paths: { readinessPath?: string; livenessP
             ? `the ${probe} probe connects to port ${port} over TCP (port sets the port)`
             : `the ${probe} probe is HTTP GET ${path} on port ${port}, which must answer 2xx or 3xx (${field} sets the path; unset, it is a TCP check)`;
     };
-    return `${one("readiness", "readinessPath")}; ${one("liveness", "livenessPath")}`;
+    return `${one("readiness", "readinessPath")}; ${one("liveness", "livenessPath")}; the startup probe makes the liveness check and holds both back for up to readyTimeoutSeconds`;
 }
 
 /**
@@ -137,7 +144,7 @@ export function notReadyMessage(error: string, appName: string, port: number, pa
     if (!/unready status|to be Ready|Minimum number of live Pods|CrashLoopBackOff/i.test(error)) return undefined;
     return (
         `${appName}: its pods did not become Ready: ${describeProbes(port, paths)}. ` +
-        `\`kubectl describe pod\` lists each probe failure under Events ("Readiness probe failed", "Liveness probe failed").`
+        `\`kubectl describe pod\` lists each probe failure under Events ("Startup probe failed", "Readiness probe failed", "Liveness probe failed").`
     );
 }
 

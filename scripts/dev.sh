@@ -2,7 +2,7 @@
 # The dev stack: the local Docker engine, state in ./.pulumi-state (Pulumi.yaml's backend), no account.
 #   scripts/dev.sh up|preview|destroy [pulumi flags...]   what `pulumi <verb> --stack dev` does, made safe to run first
 #   scripts/dev.sh watch                                  up, then again after every save (scripts/watchDev.ts)
-#   scripts/dev.sh recover                                clean up after an interrupted up (up does it by itself)
+#   scripts/dev.sh recover [--force]                      clean up after an interrupted up (up does it by itself)
 #   scripts/dev.sh prune [--keep N]                       remove image tags the stack no longer uses
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -69,7 +69,8 @@ pulumi_quiet() {
 }
 
 case $verb in
-  recover) ts scripts/devStack.ts recover dev ;;
+  # Reads no resource (pending operations only): no provider is needed, so none is fetched.
+  recover) PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true ts scripts/recover.ts --stack dev "$@" ;;
   prune) ts scripts/devStack.ts prune dev "$@" ;;
   destroy)
     docker_provider
@@ -96,7 +97,7 @@ case $verb in
       explain_failure
       # An interrupted up leaves a container holding the port and a pending create; a failed one
       # may have left them too. Clean up what is provably ours and try once more.
-      recovered=$(ts scripts/devStack.ts recover dev)
+      recovered=$(ts scripts/recover.ts --stack dev)
       echo "$recovered"
       [[ $recovered != "nothing to recover"* ]] || exit 1
       update "$@"

@@ -1,39 +1,117 @@
-// npm run recover -- --stack <stack> [--force]: makes a stack deployable again after a deploy died (a killed
-// runner, a timed-out job), on any backend the CLI reaches (file, S3, …), with the CLI's own mechanisms:
-//   1. its stale lock goes with `pulumi cancel`, but only when the holder cannot still be running: on this
-//      host its pid is gone; on another host, only with --force. A live holder is named and left alone.
-//   2. each pending create is resolved by looking at the cluster: an object the dead run made that names
-//      this stack (STACK_ANNOTATION) is taken into the state (`refresh --import-pending-creates`); anything
-//      else is left alone and reported, and the pending create dropped (`--clear-pending-creates`).
-//   3. the refresh then brings the rest of the state in line with the cluster.
-// A Docker stack (dev) goes through scripts/devStack.ts, which also removes the containers a dead run left.
-import { STACK_ANNOTATION } from "@dockyard/components";
+// npm run recover -- --stack <stack> [--force] (and `npm run recover:dev`): makes a stack deployable again after a
+// deploy died (a killed runner, a timed-out job, Ctrl-C twice), on a Docker or a Kubernetes stack and on any
+// backend the CLI reaches, with one code path and the CLI's own commands:
+//   1. the lock is read from the backend's own refusal. It goes only when its holder is proven gone: on this
+//      host its pid no longer runs; on another host, only with --force. A live holder, or a lock line that
+//      cannot be read, is named and left alone. The dead lock itself is deleted (file and S3 backends), not
+//      every lock of the stack, so a deploy that started meanwhile keeps its own.
+//   2. each pending create is resolved with `pulumi refresh`: on Kubernetes, an object the dead run made (it
+//      names this stack in STACK_ANNOTATION) is taken into the state (`--import-pending-creates`), anything
+//      else is left alone and its pending create dropped (`--clear-pending-creates`), and the rest of the
+//      state is read from the cluster. On Docker only the pending operations are dropped (the containers are
+//      read by the next `up`), and the containers the dead run created, which the state does not know, are
+//      removed: the one holding a fixed host port would block the next `up`.
+import { DeleteObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { STACK_ANNOTATION, namesStack } from "@dockyard/components";
 import { execFileSync, spawnSync } from "child_process";
+import * as fs from "fs";
 import * as os from "os";
+import * as path from "path";
 import { type ClusterObject, type ClusterSettings, kubectlGet, notOurs } from "../ownership";
-import { type StackLock, isRunning, recover as recoverDockerStack } from "./devStack";
+import { type Deployment, isRunning, orphanContainers, removeContainers, stackContainers } from "./devStack";
 
-/** A lock as the CLI names it when it refuses to start: who took it, where and when. */
-export interface NamedLock extends StackLock {
+/** A lock as the backend names it when it refuses to start: where it is, who took it, where and when. */
+export interface NamedLock {
+    /** The lock object: `file:///…/<id>.json`, `s3://bucket/…/<id>.json?endpoint=…`. */
+    url: string;
     username: string;
+    hostname: string;
+    pid: number;
+    timestamp: string;
 }
 
-/** The locks a "stack is currently locked" error names (`…: created by root@vm (pid 11885) at 2026-…`). */
-export function locksInError(message: string): NamedLock[] {
-    return [...message.matchAll(/: created by ([^@\s]+)@(\S+) \(pid (\d+)\) at (\S+)/g)].map((m) => ({ username: m[1], hostname: m[2], pid: Number(m[3]), timestamp: m[4] }));
+/** The locks a refusal names, and the lines of it that do not read as a lock. */
+export interface LockReading {
+    locks: NamedLock[];
+    unreadable: string[];
 }
 
 /**
- * Whether the locks may be removed. A holder on this host is dead once its pid is gone; one on another host
- * cannot be checked from here, so only `force` removes its lock. Any live holder refuses them all.
+ * The locks a "stack is currently locked by N lock(s)" refusal names, one line each
+ * (`  <url>: created by <user>@<host> (pid <n>) at <time>`); undefined when the text is no such refusal. A user
+ * name may hold spaces; a line that reads otherwise, or a count the lines do not reach, is unreadable.
  */
-export function lockVerdict(locks: NamedLock[], host: string, running: (pid: number) => boolean, force: boolean): { removable: boolean; refusals: string[] } {
-    const refusals = locks.flatMap((l) => {
-        const who = `pid ${l.pid} of ${l.username}@${l.hostname}, since ${l.timestamp}`;
-        if (l.hostname === host) return running(l.pid) ? [`a deploy is running: ${who}. Let it finish or stop it, then recover again`] : [];
-        return force ? [] : [`locked by another machine: ${who}. Recover cannot tell from here whether it still runs; once you know it stopped, run recover again with --force`];
-    });
+export function locksInError(message: string): LockReading | undefined {
+    const header = /currently locked by (\d+) lock\(s\)[^\n]*/.exec(message);
+    if (!header) return undefined;
+    const named = Number(header[1]);
+    const lines = message.slice(header.index + header[0].length).split("\n").filter((l) => l.trim() !== "").slice(0, named);
+    const reading: LockReading = { locks: [], unreadable: [] };
+    for (const line of lines) {
+        const m = /^\s+(\S+): created by (.+)@([^@\s]+) \(pid (\d+)\) at (\S+)\s*$/.exec(line);
+        if (m) reading.locks.push({ url: m[1], username: m[2], hostname: m[3], pid: Number(m[4]), timestamp: m[5] });
+        else reading.unreadable.push(line.trim());
+    }
+    if (lines.length < named) reading.unreadable.push(`(the backend names ${named} lock(s), ${lines.length} line(s) follow)`);
+    return reading;
+}
+
+/**
+ * Whether the locks may go. A holder on this host is gone once its pid is; one on another host cannot be
+ * checked from here, so only `force` lets its lock go. A live holder, or a lock that cannot be read, keeps them all.
+ */
+export function lockVerdict(reading: LockReading, host: string, running: (pid: number) => boolean, force: boolean): { removable: boolean; refusals: string[] } {
+    const refusals = [
+        ...reading.unreadable.map((line) => `a lock recover cannot read, so it cannot tell whether its deploy stopped: ${line}`),
+        ...reading.locks.flatMap((l) => {
+            const who = `pid ${l.pid} of ${l.username}@${l.hostname}, since ${l.timestamp}`;
+            if (l.hostname === host) return running(l.pid) ? [`a deploy is running: ${who}. Let it finish or stop it, then recover again`] : [];
+            return force ? [] : [`locked by another machine: ${who}. Recover cannot tell from here whether it still runs; once you know it stopped, run recover again with --force`];
+        }),
+    ];
     return { removable: refusals.length === 0, refusals };
+}
+
+/** The file a `file://` lock URL names: absolute, or relative to the project (Pulumi.yaml's `file://./.pulumi-state`). */
+export function lockFile(url: string, projectDir: string): string {
+    const rest = decodeURIComponent(url.slice("file://".length).split("?")[0]);
+    return path.isAbsolute(rest) ? rest : path.resolve(projectDir, rest);
+}
+
+/** Bucket, key and client settings of an `s3://` lock URL, as the CLI's own S3 driver reads its query. */
+export function s3Lock(url: string): { bucket: string; key: string; endpoint?: string; region?: string; forcePathStyle: boolean } {
+    const u = new URL(url);
+    return {
+        bucket: u.hostname,
+        key: decodeURIComponent(u.pathname.replace(/^\//, "")),
+        endpoint: u.searchParams.get("endpoint") ?? undefined,
+        region: u.searchParams.get("region") ?? undefined,
+        forcePathStyle: ["true", "1"].includes(u.searchParams.get("use_path_style") ?? u.searchParams.get("s3ForcePathStyle") ?? ""),
+    };
+}
+
+/**
+ * Deletes exactly these locks where the backend is one this can write (file, S3), so a deploy that took the
+ * stack meanwhile keeps its lock; elsewhere `pulumi cancel`, which deletes every lock of the stack.
+ */
+async function removeLocks(stack: string, locks: NamedLock[], projectDir: string): Promise<void> {
+    if (locks.every((l) => l.url.startsWith("file://") || l.url.startsWith("s3://"))) {
+        for (const l of locks) {
+            if (l.url.startsWith("file://")) {
+                fs.rmSync(lockFile(l.url, projectDir), { force: true });
+                continue;
+            }
+            const { bucket, key, endpoint, region, forcePathStyle } = s3Lock(l.url);
+            const s3 = new S3Client({ endpoint, region: region ?? process.env.AWS_REGION ?? "us-east-1", forcePathStyle });
+            try {
+                await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+            } finally {
+                s3.destroy();
+            }
+        }
+        return;
+    }
+    pulumi(["cancel", "--yes", "--stack", stack], projectDir);
 }
 
 /** A pending operation as `pulumi stack export` writes it. */
@@ -71,77 +149,111 @@ export function resolvePendingCreates(pending: PendingOperation[], found: Map<st
             if (!object) return { urn, action: "clear", why: `${target.kind} ${target.name} does not exist: the dead run never made it` };
             const where = object.metadata.namespace ? `${object.metadata.namespace}/${object.metadata.name}` : object.metadata.name;
             // An object that names this stack was made by one of its runs; the legacy labels do not count here.
-            if (object.metadata.annotations?.[STACK_ANNOTATION] === stack) return { urn, action: "import", id: where, what: `${target.kind} ${where}` };
+            if (namesStack(object.metadata.annotations?.[STACK_ANNOTATION], stack)) return { urn, action: "import", id: where, what: `${target.kind} ${where}` };
             const reason = notOurs(object, { apiVersion: "", kind: target.kind, name: target.name, instance: "" }, stack) ?? `it does not name this stack in ${STACK_ANNOTATION}`;
             return { urn, action: "clear", why: `${target.kind} ${where} exists but is not this stack's (${reason}): left alone` };
         });
 }
 
-/** The refresh that applies the resolutions. */
-export function refreshArgs(stack: string, resolutions: Resolution[]): string[] {
+/**
+ * The refresh that applies the resolutions. With `readNothing` (a Docker stack) it reads no resource and only
+ * settles the pending operations.
+ */
+export function refreshArgs(stack: string, resolutions: Resolution[], readNothing = false): string[] {
     const imports = resolutions.flatMap((r) => (r.action === "import" ? ["--import-pending-creates", r.urn, "--import-pending-creates", r.id] : []));
     const clear = resolutions.some((r) => r.action === "clear") ? ["--clear-pending-creates"] : [];
-    return ["refresh", "--stack", stack, "--yes", "--skip-preview", "--non-interactive", "--color", "never", ...imports, ...clear];
+    const exclude = readNothing ? ["--exclude", "**"] : [];
+    return ["refresh", "--stack", stack, "--yes", "--skip-preview", "--non-interactive", "--color", "never", ...imports, ...clear, ...exclude];
 }
 
-function pulumi(args: string[]): string {
-    return execFileSync("pulumi", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 << 20 });
+function pulumi(args: string[], cwd: string): string {
+    return execFileSync("pulumi", args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 << 20 });
 }
 
-/** The stack's config, secrets shown: where its cluster is, and which target it deploys to. */
-function stackConfig(stack: string): Record<string, string | undefined> {
-    const raw = JSON.parse(pulumi(["config", "--json", "--show-secrets", "--stack", stack])) as Record<string, { value?: string }>;
-    return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, v.value]));
+/** What recover did. */
+export interface Recovery {
+    locks: NamedLock[];
+    resolutions: Resolution[];
+    /** Containers removed (Docker stacks). */
+    containers: string[];
 }
 
-export async function recover(stack: string, opts: { force: boolean }): Promise<void> {
-    const config = stackConfig(stack);
-    const fullName = stackFullName(stack);
-    if (config["dockyard:target"] === "docker") {
-        recoverDockerStack(stack, process.env.DOCKYARD_STACK_LABEL ?? fullName, process.cwd());
-        return;
-    }
-    const state = JSON.parse(pulumi(["stack", "export", "--stack", stack])) as { deployment: { pending_operations?: PendingOperation[] } };
-    const pending = state.deployment.pending_operations ?? [];
-    const settings: ClusterSettings = { kubeconfig: config["kubernetes:kubeconfig"], context: config["kubernetes:context"], cluster: config["kubernetes:cluster"] };
+export interface RecoverOptions {
+    /** Let another machine's lock go (once you know its deploy stopped). */
+    force: boolean;
+    /** The project directory. Default: the current one. */
+    projectDir?: string;
+    log?: (line: string) => void;
+}
+
+/** Makes the stack deployable again, or throws naming what it left alone and why; changes nothing it may not. */
+export async function recover(stack: string, opts: RecoverOptions): Promise<Recovery> {
+    const dir = opts.projectDir ?? process.cwd();
+    const log = opts.log ?? console.log;
+    const raw = JSON.parse(pulumi(["config", "--json", "--show-secrets", "--stack", stack], dir)) as Record<string, { value?: string }>;
+    const config = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, v.value]));
+    const docker = config["dockyard:target"] === "docker";
+    const fullName = pulumi(["stack", "--stack", stack, "--show-name", "--fully-qualify-stack-names"], dir).trim();
+    const exported = () => JSON.parse(pulumi(["stack", "export", "--stack", stack], dir)) as Deployment & { deployment: { pending_operations?: PendingOperation[] } };
+    const pending = exported().deployment.pending_operations ?? [];
+
     const found = new Map<string, ClusterObject | undefined>();
-    for (const op of pending.filter((o) => o.type === "creating")) {
-        const target = pendingObject(op);
-        if (!target) continue;
-        const args = ["get", target.kubectl, "--ignore-not-found", ...(target.namespace ? ["--namespace", target.namespace] : [])];
-        found.set(op.resource.urn, (await kubectlGet(args, settings, `look up what a pending create of ${op.resource.urn} made`))[0]);
+    if (!docker) {
+        const settings: ClusterSettings = { kubeconfig: config["kubernetes:kubeconfig"], context: config["kubernetes:context"], cluster: config["kubernetes:cluster"] };
+        for (const op of pending.filter((o) => o.type === "creating")) {
+            const target = pendingObject(op);
+            if (!target) continue;
+            const args = ["get", target.kubectl, "--ignore-not-found", ...(target.namespace ? ["--namespace", target.namespace] : [])];
+            found.set(op.resource.urn, (await kubectlGet(args, settings, `look up what a pending create of ${op.resource.urn} made`))[0]);
+        }
     }
-    const resolutions = resolvePendingCreates(pending, found, fullName);
+    const resolutions = docker
+        ? pending.filter((o) => o.type === "creating").map((o): Resolution => ({ urn: o.resource.urn, action: "clear", why: "the next up makes it again" }))
+        : resolvePendingCreates(pending, found, fullName);
+    // On Docker, a refresh that reads nothing (the next up reads the containers): it settles the pending
+    // operations, and like any locking command it is refused while the stack is locked.
+    const runRefresh = () => spawnSync("pulumi", refreshArgs(stack, resolutions, docker), { cwd: dir, encoding: "utf8", maxBuffer: 64 << 20 });
 
-    const runRefresh = () => spawnSync("pulumi", refreshArgs(stack, resolutions), { encoding: "utf8", maxBuffer: 64 << 20 });
     let refresh = runRefresh();
-    if (refresh.status !== 0 && /currently locked/.test(`${refresh.stdout}${refresh.stderr}`)) {
-        const locks = locksInError(`${refresh.stdout}${refresh.stderr}`);
-        const verdict = lockVerdict(locks, os.hostname(), isRunning, opts.force);
+    const reading = refresh.status !== 0 ? locksInError(`${refresh.stdout}${refresh.stderr}`) : undefined;
+    const locks = reading?.locks ?? [];
+    if (reading) {
+        const verdict = lockVerdict(reading, os.hostname(), isRunning, opts.force);
         if (!verdict.removable) throw new Error(`stack ${stack} was not touched: ${verdict.refusals.join("; ")}`);
-        pulumi(["cancel", "--yes", "--stack", stack]);
-        for (const l of locks) console.log(`removed the lock of pid ${l.pid} of ${l.username}@${l.hostname} (since ${l.timestamp}): that deploy is not running`);
+        await removeLocks(stack, locks, dir);
+        for (const l of locks) log(`removed the lock of pid ${l.pid} of ${l.username}@${l.hostname} (since ${l.timestamp}): that deploy is not running`);
         refresh = runRefresh();
     }
     if (refresh.status !== 0) throw new Error(`pulumi refresh failed for stack ${stack}:\n${refresh.stdout}${refresh.stderr}`);
-    for (const r of resolutions) console.log(r.action === "import" ? `took ${r.what} into the state: a dead run of this stack made it` : `cleared the pending create of ${r.urn}: ${r.why}`);
+    for (const r of resolutions) log(r.action === "import" ? `took ${r.what} into the state: a dead run of this stack made it` : `cleared the pending create of ${r.urn}: ${r.why}`);
 
-    const left = (JSON.parse(pulumi(["stack", "export", "--stack", stack])) as typeof state).deployment.pending_operations ?? [];
+    const after = exported();
+    const left = after.deployment.pending_operations ?? [];
     if (left.length > 0) throw new Error(`stack ${stack} still has pending operations after the refresh: ${left.map((o) => `${o.type} ${o.resource.urn}`).join(", ")}`);
-    const summary = /Resources:[\s\S]*?(?=\n\n|$)/.exec(refresh.stdout)?.[0].replace(/\s+/g, " ").trim();
-    console.log(`stack ${stack} is deployable: ${pending.length} pending operation(s) resolved, state refreshed from the cluster${summary ? ` (${summary})` : ""}`);
+
+    const containers: string[] = [];
+    if (docker) {
+        for (const c of removeContainers(orphanContainers(after, stackContainers(fullName, dir)))) {
+            containers.push(c.name);
+            log(`removed container ${c.name} (${c.state}): an interrupted update created it, the state does not know it`);
+        }
+    }
+    if (locks.length === 0 && pending.length === 0 && containers.length === 0) {
+        log(`nothing to recover: stack ${stack} ${docker ? "and the engine agree" : "has no lock and no pending operation; state refreshed from the cluster"}`);
+    } else {
+        const summary = !docker ? /Resources:[\s\S]*?(?=\n\n|$)/.exec(refresh.stdout)?.[0].replace(/\s+/g, " ").trim() : undefined;
+        log(`stack ${stack} is deployable: ${pending.length} pending operation(s) resolved${docker ? "" : ", state refreshed from the cluster"}${summary ? ` (${summary})` : ""}`);
+    }
+    return { locks, resolutions, containers };
 }
 
-/** `<organization>/<project>/<stack>`, as the program names its stack in STACK_ANNOTATION. */
-function stackFullName(stack: string): string {
-    return pulumi(["stack", "--stack", stack, "--show-name", "--fully-qualify-stack-names"]).trim();
-}
+const USAGE = "usage: npm run recover -- --stack <stack> [--force]";
 
-function main(argv: string[]): Promise<void> {
+function main(argv: string[]): Promise<Recovery> {
     const at = argv.indexOf("--stack");
     const stack = at >= 0 ? argv[at + 1] : undefined;
-    const unknown = argv.filter((a, i) => a.startsWith("-") && !["--stack", "--force"].includes(a) && argv[i - 1] !== "--stack");
-    if (!stack || unknown.length > 0) throw new Error("usage: npm run recover -- --stack <stack> [--force]");
+    const unknown = argv.filter((a, i) => !["--stack", "--force"].includes(a) && argv[i - 1] !== "--stack");
+    if (!stack || stack.startsWith("-") || unknown.length > 0) throw new Error(unknown.length ? `${USAGE} (not understood: ${unknown.join(" ")})` : USAGE);
     return recover(stack, { force: argv.includes("--force") });
 }
 

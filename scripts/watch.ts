@@ -4,6 +4,7 @@
 import type * as automation from "@pulumi/pulumi/automation";
 import * as crypto from "crypto";
 import * as fs from "fs";
+import * as http from "http";
 import * as path from "path";
 import { parse } from "yaml";
 import { contextFiles } from "../components/internal/contentTag";
@@ -215,7 +216,7 @@ export interface AppResult {
     /** Seconds from the first save of the burst to the answer (or to the update's end, without one). */
     seconds: number;
     imageRef?: string;
-    /** The first body the endpoint answered with, or, for a job, the first line it printed. */
+    /** What the endpoint answered first (`200 "Hello…"`, `404 "…"`, or that it speaks no HTTP), or, for a job, the first line it printed. */
     answer?: string;
     endpoint?: string;
 }
@@ -233,13 +234,42 @@ export function appLine(r: AppResult): string {
     const files = r.changed.length <= 3 ? `${r.changed.join(", ")} changed` : `${r.changed.length} files changed`;
     const what = r.what ?? (r.changed.length === 0 ? "redeployed" : files);
     const image = r.imageRef ? ` → ${shortImage(r.imageRef)}` : "";
-    const reply = r.answer === undefined ? "" : r.endpoint ? `; ${r.endpoint} answers "${oneLine(r.answer)}"` : `; printed "${oneLine(r.answer)}"`;
+    const reply = r.answer === undefined ? "" : r.endpoint ? `; ${r.endpoint} ${r.answer}` : `; printed "${oneLine(r.answer)}"`;
     return `${r.app}: ${what}${image} in ${r.seconds.toFixed(1)} s${reply}`;
 }
 
 function oneLine(text: string): string {
     const first = text.trim().split("\n")[0];
     return first.length > 72 ? `${first.slice(0, 71)}…` : first;
+}
+
+/**
+ * What an endpoint answers first, as a line's tail: `answers 200 "Hello…"`, any other status too (an app may
+ * serve nothing on `/`, or want a login: it is up all the same). Retried while nothing listens yet, until
+ * `timeoutMs`; a port that accepts a connection but answers no HTTP within a second is said at once, so an
+ * app that does not speak HTTP never holds the next update back.
+ */
+export async function firstAnswer(url: string, timeoutMs: number): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const answer = await new Promise<string | undefined>((resolve) => {
+            let connected = false;
+            const req = http.get(url, { agent: false, timeout: 1000 }, (res) => {
+                let text = "";
+                res.setEncoding("utf8");
+                res.on("data", (d: string) => (text += d));
+                res.on("end", () => resolve(`answers ${res.statusCode} "${oneLine(text)}"`));
+                res.on("error", () => resolve(`answers ${res.statusCode}, then broke off`));
+            });
+            req.on("socket", (socket) => socket.on("connect", () => (connected = true)));
+            req.on("timeout", () => req.destroy(new Error("timeout")));
+            // Refused or reset before connecting: not listening yet. Connected, then no HTTP: another protocol.
+            req.on("error", () => resolve(connected ? "accepts connections but answers no HTTP" : undefined));
+        });
+        if (answer !== undefined) return answer;
+        if (Date.now() >= deadline) return `did not answer within ${Math.round(timeoutMs / 1000)} s`;
+        await new Promise((r) => setTimeout(r, 100));
+    }
 }
 
 /** The error diagnostics of a failed update, without the engine's framing. */

@@ -3,16 +3,15 @@
 // are watched; a burst of saves gives one update, never two at once, and a save during one queues one more.
 // The program runs in this process (an inline program: no language host, no TypeScript compile per update)
 // and is loaded again after a change to it or to the components. Ctrl-C lets the update under way end;
-// twice stops at once, and the next watch:dev or up:dev recovers the stack (devStack.ts).
+// twice stops at once, and the next watch:dev or up:dev recovers the stack (recover.ts).
 import * as automation from "@pulumi/pulumi/automation";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as http from "http";
 import * as path from "path";
 import type * as compose from "../compose";
-import { recover, stackLabelOf } from "./devStack";
+import { recover } from "./recover";
 import type { AppResult, Changes, SourceState, Sources } from "./watch";
-import { UpdateQueue, appLine, changes, engineErrors, isEmpty, sourcesOf, stepsByApp, takeState } from "./watch";
+import { UpdateQueue, appLine, changes, engineErrors, firstAnswer, isEmpty, sourcesOf, stepsByApp, takeState } from "./watch";
 
 export interface WatchOptions {
     /** The project directory. */
@@ -54,8 +53,12 @@ export async function startWatch(opts: WatchOptions): Promise<Watch> {
         { workDir: root, pulumiCommand: withoutRefresh(await automation.PulumiCommand.get({ skipVersionCheck: true })) },
     );
     // What a killed run left (a lock, a container holding the port, pending operations) goes before the first update.
-    recover(stackName, stackLabelOf(stackName), root, (line) => {
-        if (!line.startsWith("nothing to recover")) log(`recover: ${line}`);
+    await recover(stackName, {
+        force: false,
+        projectDir: root,
+        log: (line) => {
+            if (!line.startsWith("nothing to recover")) log(`recover: ${line}`);
+        },
     });
 
     let sources = sourcesOf(root, stackName);
@@ -223,25 +226,6 @@ function signalCli(signal: NodeJS.Signals): void {
             // Gone already.
         }
     }
-}
-
-/** The first 200 answer's body, retried until `timeoutMs` (a container may still be starting). */
-async function firstAnswer(url: string, timeoutMs: number): Promise<string | undefined> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-        const body = await new Promise<string | undefined>((resolve) => {
-            const req = http.get(url, { agent: false, timeout: 1000 }, (res) => {
-                let text = "";
-                res.on("data", (d) => (text += d));
-                res.on("end", () => resolve(res.statusCode === 200 ? text : undefined));
-            });
-            req.on("error", () => resolve(undefined));
-            req.on("timeout", () => req.destroy());
-        });
-        if (body !== undefined) return body;
-        await new Promise((r) => setTimeout(r, 100));
-    }
-    return undefined;
 }
 
 function describe(c: Changes | undefined): string {

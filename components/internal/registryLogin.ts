@@ -35,9 +35,13 @@ export function parseChallenge(header: string): { scheme: string; params: Record
 export async function checkRegistryLogin(server: string, username: string, password: string): Promise<void> {
     const base = registryBaseUrl(server);
     const basic = `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
+    // Only the status and headers count. A body left unread holds its socket, and with it the process, until the
+    // server or a timeout ends it (a large enough 401 body does): each one is cancelled at once.
     const get = async (url: string, auth?: string) => {
         try {
-            return await fetch(url, { headers: auth ? { Authorization: auth } : {}, signal: AbortSignal.timeout(15_000) });
+            const res = await fetch(url, { headers: auth ? { Authorization: auth } : {}, signal: AbortSignal.timeout(15_000) });
+            await res.body?.cancel();
+            return res;
         } catch (e) {
             throw new RegistryLoginError(`cannot reach registry ${server} to check the login (GET ${url}): ${(e as Error).cause ?? (e as Error).message}`);
         }

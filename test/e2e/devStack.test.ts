@@ -16,7 +16,8 @@ describe("dev stack commands on a fresh clone (real Pulumi CLI, real Docker)", f
     const janitor = new Janitor();
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "dockyard-devstack-"));
     const clone = path.join(work, "clone");
-    const label = `e2e/devstack/${path.basename(work)}`;
+    // What compose.ts labels the dev stack's containers with; the clone's own folder tells them from any other checkout's.
+    const label = "dockyard/dev";
     let env: NodeJS.ProcessEnv;
 
     /** scripts/dev.sh in the clone, as `npm run <verb>:dev` runs it; never throws. */
@@ -44,7 +45,6 @@ describe("dev stack commands on a fresh clone (real Pulumi CLI, real Docker)", f
             PATH: `${bin}:${cli}:${process.env.PATH}`,
             PULUMI_HOME: path.join(work, "pulumi-home"),
             PULUMI_SKIP_UPDATE_CHECK: "true",
-            DOCKYARD_STACK_LABEL: label,
         };
         delete env.PULUMI_CONFIG_PASSPHRASE;
         delete env.PULUMI_BACKEND_URL;
@@ -81,7 +81,7 @@ describe("dev stack commands on a fresh clone (real Pulumi CLI, real Docker)", f
         const ours = [`dockyard.dev/stack=${label}`, `dockyard.dev/project-dir=${clone}`];
         const trackedId = await create(`devstack-tracked-${suffix}`, [...ours, "dockyard.dev/app=hello"]);
         const orphanId = await create(`devstack-orphan-${suffix}`, [...ours, "dockyard.dev/app=server"]);
-        const strangerId = await create(`devstack-stranger-${suffix}`, ["dockyard.dev/stack=someone/else/dev"]);
+        const strangerId = await create(`devstack-stranger-${suffix}`, ["dockyard.dev/stack=someone/else/dev", `dockyard.dev/project-dir=${clone}`]);
         // The same stack of another checkout (its own state): not ours to remove.
         const otherCheckoutId = await create(`devstack-other-checkout-${suffix}`, [`dockyard.dev/stack=${label}`, `dockyard.dev/project-dir=${work}/elsewhere`, "dockyard.dev/app=server"]);
 
@@ -116,7 +116,7 @@ describe("dev stack commands on a fresh clone (real Pulumi CLI, real Docker)", f
         fs.writeFileSync(lockFile(process.pid), JSON.stringify({ pid: process.pid, username: "root", hostname: os.hostname(), timestamp: "2026-12-02T02:00:39Z" }));
         const refused = dev(["recover"]);
         assert.equal(refused.code, 1, refused.out);
-        assert.match(refused.out, new RegExp(`stack dev is being updated \\(pid ${process.pid} on ${os.hostname()} since 2026-12-02T02:00:39Z\\)`));
+        assert.match(refused.out, new RegExp(`stack dev was not touched: a deploy is running: pid ${process.pid} of root@${os.hostname()}, since 2026-12-02T02:00:39Z`));
         assert.ok(fs.existsSync(lockFile(process.pid)), "a live lock stays");
         fs.rmSync(lockFile(process.pid));
         const dead = spawnSync("true").pid as number;
@@ -127,7 +127,7 @@ describe("dev stack commands on a fresh clone (real Pulumi CLI, real Docker)", f
         assert.match(r.out, new RegExp(`removed the lock of pid ${dead} `));
         assert.deepEqual(fs.readdirSync(locks).filter((f) => f.endsWith(".json")), []);
         assert.match(r.out, new RegExp(`removed container devstack-orphan-${suffix} \\(created\\)`));
-        assert.match(r.out, /cleared pending creating of .*server-workload-container/);
+        assert.match(r.out, /cleared the pending create of .*server-workload-container: the next up makes it again/);
         const left = (await dockerOk(["ps", "-a", "--no-trunc", "--format", "{{.ID}}"])).split("\n");
         assert.ok(!left.includes(orphanId), "the orphan is gone");
         assert.ok(left.includes(trackedId), "the container the state tracks stays");
@@ -140,7 +140,7 @@ describe("dev stack commands on a fresh clone (real Pulumi CLI, real Docker)", f
             state.deployment.resources.map((r: { urn: string }) => r.urn),
         );
         // A second run finds nothing: recovery is idempotent.
-        assert.match(dev(["recover"]).out, /nothing to recover/);
+        assert.match(dev(["recover"]).out, /nothing to recover: stack dev and the engine agree/);
         assert.equal(tracked(), "", "tracked files changed");
     });
 

@@ -9,13 +9,13 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type * as automation from "@pulumi/pulumi/automation";
 import { strict as assert } from "assert";
-import { execFileSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { program } from "../../compose";
-import { Cluster, hostSnapshot } from "../support/cluster";
+import { Cluster, hostSnapshot, tempFiles } from "../support/cluster";
 import { Janitor, appsDir, dockerCli, ensureEngine, ensureGoBaseImage, ensureGreeterBase, greeterDir, repoRoot, run, waitUntil } from "../support/docker";
 import { type Engine, startEngine } from "../support/engine";
 import { type StateStore, startStateStore } from "../support/stateStore";
@@ -39,6 +39,7 @@ function timed(title: string, fn: (this: Mocha.Context) => Promise<void>): void 
 
 describe("Kubernetes end to end: real cluster, registry and engine", function () {
     const hostBefore = hostSnapshot();
+    const tempBefore = new Set(tempFiles());
     const envBefore = { KUBECONFIG: process.env.KUBECONFIG, KUBECTL: process.env.KUBECTL };
     const janitor = new Janitor();
     // Everything this suite writes lives here, and goes on exit too (Ctrl-C skips `after`).
@@ -555,7 +556,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
     /** The Kubernetes objects in a namespace that name the stack, and those its state holds: `Kind/name`. */
     async function stackObjects(on: automation.Stack, ns: string): Promise<{ cluster: string[]; state: string[]; pending: unknown[] }> {
         const kinds = "deployments,jobs,secrets,serviceaccounts,services,poddisruptionbudgets,horizontalpodautoscalers";
-        const owner = `organization/dockyard/${on.name}`;
+        const owner = `dockyard/${on.name}`;
         const listed = await cluster.getJson(["get", kinds, "-n", ns]);
         const inCluster = listed.items.filter((o: any) => o.metadata.annotations?.["dockyard.dev/stack"] === owner && !o.metadata.deletionTimestamp);
         const state = (await on.exportStack()).deployment;
@@ -637,9 +638,45 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         assert.equal(result.summary.result, "succeeded");
         await assertConverged(other, freshNamespace);
         const ns = await cluster.getJson(["get", "namespace", freshNamespace]);
-        assert.equal(ns.metadata.annotations["dockyard.dev/stack"], "organization/dockyard/e2e-fresh");
+        assert.equal(ns.metadata.annotations["dockyard.dev/stack"], "dockyard/e2e-fresh");
         // Destroyed with the others, at the end.
         fresh = other;
+    });
+
+    timed("K4. a Docker stack in the same S3 store: recover refuses a live lock, deletes a dead one and clears a pending create, the same code path", async () => {
+        const root = store!.root;
+        const docker = await engine.workspace("e2e-docker", () => program());
+        await docker.setAllConfig({ "dockyard:target": { value: "docker" }, "dockyard:apps": { value: JSON.stringify({ server: {} }) } });
+        // The state as a second Ctrl-C leaves it, written where the store keeps the checkpoint: a container's
+        // create pending (`stack import` would drop it).
+        await docker.importStack(await docker.exportStack());
+        const checkpointFile = path.join(root, ".pulumi", "stacks", "dockyard", "e2e-docker.json");
+        const checkpoint = JSON.parse(fs.readFileSync(checkpointFile, "utf8"));
+        const urn = "urn:pulumi:e2e-docker::dockyard::dockyard:index:GoApp$dockyard:docker:DockerWorkload$docker:index/container:Container::server-workload-container";
+        checkpoint.checkpoint.latest.pending_operations = [{ resource: { urn, custom: true, type: "docker:index/container:Container" }, type: "creating" }];
+        fs.writeFileSync(checkpointFile, JSON.stringify(checkpoint));
+        // Locks as the CLI writes them into the bucket: one whose process runs, then one whose process is gone.
+        const locks = path.join(root, ".pulumi", "locks", "organization", "dockyard", "e2e-docker");
+        fs.mkdirSync(locks, { recursive: true });
+        const lock = (pid: number) => JSON.stringify({ pid, username: os.userInfo().username, hostname: os.hostname(), timestamp: "2026-12-06T03:17:00Z" });
+        fs.writeFileSync(path.join(locks, "live.json"), lock(process.pid));
+        const refused = await recoverStack("e2e-docker");
+        assert.equal(refused.code, 1, refused.stdout);
+        assert.match(refused.stderr, new RegExp(`stack e2e-docker was not touched: a deploy is running: pid ${process.pid} of \\S+@${os.hostname()}`));
+        assert.ok(fs.existsSync(path.join(locks, "live.json")), "a live holder's lock stays");
+        fs.rmSync(path.join(locks, "live.json"));
+        const dead = spawnSync("true").pid as number;
+        fs.writeFileSync(path.join(locks, "dead.json"), lock(dead));
+
+        const r = await recoverStack("e2e-docker");
+        assert.equal(r.code, 0, `${r.stdout}${r.stderr}`);
+        assert.match(r.stdout, new RegExp(`removed the lock of pid ${dead} of \\S+@${os.hostname()}`));
+        assert.match(r.stdout, /cleared the pending create of .*server-workload-container: the next up makes it again/);
+        assert.match(r.stdout, /stack e2e-docker is deployable: 1 pending operation\(s\) resolved/);
+        assert.deepEqual(fs.readdirSync(locks), [], "the dead lock object is gone from the bucket");
+        assert.deepEqual((await docker.exportStack()).deployment.pending_operations ?? [], []);
+        assert.match((await recoverStack("e2e-docker")).stdout, /nothing to recover: stack e2e-docker and the engine agree/);
+        await docker.workspace.removeStack("e2e-docker");
     });
 
     timed("D1. drift: a kubectl scale and a kubectl set env on staging are named by field; the next up puts both back", async () => {
@@ -973,7 +1010,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         greeter = undefined;
     });
 
-    timed("7. destroy leaves nothing of either stack; stopping the cluster leaves the host as before", async () => {
+    timed("7. destroy leaves nothing of either stack, no file in the temp dir; stopping the cluster leaves the host as before", async () => {
         // Each stack has its own lock and namespace: they go at once.
         const others = [greeter, prod, fresh].filter((x): x is automation.Stack => x !== undefined);
         const [{ summary }, ...rest] = await Promise.all([stack, ...others].map((x) => x.destroy({ color: "never" })));
@@ -986,6 +1023,9 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         }
         const left = await cluster.kubectlOk(["get", "deployments,services,jobs,secrets,serviceaccounts,pdb", "-A", "-l", "app.kubernetes.io/part-of=dockyard", "-o", "name"]);
         assert.equal(left.trim(), "");
+        // Every up, preview, refresh, recover and drift above ran with this temp dir: none left a file (the
+        // provider copies a kubeconfig it is configured with there, client key included, and never deletes it).
+        assert.deepEqual(tempFiles().filter((f) => !tempBefore.has(f)), [], "files the runs above left in the temp dir");
         if (!cluster.local) return;
         cluster.stop();
         assert.deepEqual(hostSnapshot(), hostBefore);

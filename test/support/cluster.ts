@@ -151,3 +151,16 @@ export function hostSnapshot(): Record<string, string> {
         mounts: sh("grep -c dockyard-e2e /proc/self/mountinfo || true"),
     };
 }
+
+/**
+ * The regular files directly in the temp dir. The engine, its providers, the program and our tools run with
+ * it as their TMPDIR: whatever they leave there (a copy of the cluster's kubeconfig, say) is still there after.
+ */
+export function tempFiles(): string[] {
+    const dir = os.tmpdir();
+    return fs
+        .readdirSync(dir, { withFileTypes: true })
+        .filter((e) => e.isFile())
+        .map((e) => path.join(dir, e.name))
+        .sort();
+}

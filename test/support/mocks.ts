@@ -123,7 +123,7 @@ function outputsFor(args: pulumi.runtime.MockResourceArgs): Record<string, any> 
 }
 
 /** Installs the mocks. In preview, outputs the mocks leave unset stay unknown. */
-export async function useMocks(opts: { preview?: boolean; stack?: string } = {}): Promise<void> {
+export async function useMocks(opts: { preview?: boolean; stack?: string; organization?: string } = {}): Promise<void> {
     previewing = opts.preview ?? false;
     installRegistryDouble();
     useClusterReader(async (planned) => {
@@ -141,8 +141,8 @@ export async function useMocks(opts: { preview?: boolean; stack?: string } = {})
         "dockyard",
         opts.stack ?? "test",
         opts.preview ?? false,
-        // What the CLI passes on a file backend, where there are no organizations.
-        "organization",
+        // Default: what the CLI passes on a file backend, where there are no organizations.
+        opts.organization ?? "organization",
     );
 }
 

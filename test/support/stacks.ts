@@ -30,10 +30,16 @@ export function stackConfig(stack: string): Record<string, string> {
  * `secrets` are added as secret config, the way CI sets the registry password; `cluster` holds the
  * objects the ownership check finds (none by default).
  */
-export async function runProgram(stack: string, config: Record<string, string>, secrets: Record<string, string> = {}, cluster: ClusterObject[] = []): Promise<Program> {
+export async function runProgram(
+    stack: string,
+    config: Record<string, string>,
+    secrets: Record<string, string> = {},
+    cluster: ClusterObject[] = [],
+    organization?: string,
+): Promise<Program> {
     resetRegistrations();
     clusterDouble.objects = cluster;
-    await useMocks({ stack });
+    await useMocks({ stack, organization });
     pulumi.runtime.setAllConfig({ ...config, ...secrets }, Object.keys(secrets));
     const entry = require.resolve("../../index");
     delete require.cache[entry];

@@ -1,12 +1,12 @@
-// The dev stack's housekeeping (scripts/devStack.ts): what recover and prune decide, before they touch the engine.
+// The dev stack's housekeeping (scripts/devStack.ts): which containers recover removes and which tags prune does, before they touch the engine.
 import { strict as assert } from "assert";
-import { type LocalTag, imagesInUse, planRecovery, repositoryOf, staleLocks, tagsToPrune, withoutPendingOperations } from "../../scripts/devStack";
+import { type LocalTag, imagesInUse, orphanContainers, repositoryOf, tagsToPrune } from "../../scripts/devStack";
 
 const CONTAINER = "docker:index/container:Container";
 const container = (id: string) => ({ id, name: `c-${id}`, state: "running" });
 
 describe("devStack", () => {
-    describe("planRecovery", () => {
+    describe("orphanContainers", () => {
         const state = {
             deployment: {
                 resources: [
@@ -14,46 +14,19 @@ describe("devStack", () => {
                     { type: CONTAINER, id: "tracked", urn: "urn:hello" },
                     { type: "docker:index/image:Image", id: "orphan-looking-image-id", urn: "urn:image" },
                 ],
-                pending_operations: [{ type: "creating", resource: { type: CONTAINER, urn: "urn:server" } }],
             },
         };
 
-        it("names the labelled containers the state does not track, and the pending operations", () => {
-            const plan = planRecovery(state, [container("tracked"), container("orphan")]);
-            assert.deepEqual(plan.orphans, [container("orphan")]);
-            assert.deepEqual(plan.pending, [{ type: "creating", urn: "urn:server" }]);
+        it("names the labelled containers the state does not track", () => {
+            assert.deepEqual(orphanContainers(state, [container("tracked"), container("orphan")]), [container("orphan")]);
         });
 
         it("finds nothing when state and engine agree", () => {
-            assert.deepEqual(planRecovery({ deployment: { resources: state.deployment.resources } }, [container("tracked")]), { orphans: [], pending: [] });
+            assert.deepEqual(orphanContainers(state, [container("tracked")]), []);
         });
 
         it("treats every labelled container as an orphan when the state has no resources yet", () => {
-            assert.deepEqual(planRecovery({ deployment: {} }, [container("a")]).orphans, [container("a")]);
-        });
-
-        it("clears pending operations and keeps every resource", () => {
-            const cleared = withoutPendingOperations(state);
-            assert.deepEqual(cleared.deployment.pending_operations, []);
-            assert.deepEqual(cleared.deployment.resources, state.deployment.resources);
-            assert.equal(state.deployment.pending_operations.length, 1, "the input is not modified");
-        });
-    });
-
-    describe("staleLocks", () => {
-        const lock = (pid: number, hostname = "laptop") => ({ pid, hostname, timestamp: "2026-12-02T02:00:39Z" });
-        const running = (pids: number[]) => (pid: number) => pids.includes(pid);
-
-        it("calls a lock stale when this host's process that took it is gone", () => {
-            assert.deepEqual(staleLocks([lock(10), lock(11)], "laptop", running([11])), { stale: [lock(10)], live: [lock(11)] });
-        });
-
-        it("never calls another host's lock stale, whatever runs here", () => {
-            assert.deepEqual(staleLocks([lock(10, "ci-runner")], "laptop", running([])), { stale: [], live: [lock(10, "ci-runner")] });
-        });
-
-        it("finds nothing in no locks", () => {
-            assert.deepEqual(staleLocks([], "laptop", running([])), { stale: [], live: [] });
+            assert.deepEqual(orphanContainers({ deployment: {} }, [container("a")]), [container("a")]);
         });
     });
 

@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { strict as assert } from "assert";
-import { KubernetesWorkload } from "../../components/kubernetesWorkload";
+import { KubernetesWorkload, jobRun, jobRunCompleted } from "../../components/kubernetesWorkload";
 import { notReadyMessage } from "../../components/podSpec";
 import { isSecretInput, known, ofType, optionsRecorder, registered, resetRegistrations, settle, typeChain, unwrap, useMocks } from "../support/mocks";
 
@@ -47,6 +47,8 @@ describe("KubernetesWorkload", () => {
             assert.deepEqual(c.ports, [{ name: "http", containerPort: 8080, protocol: "TCP" }]);
             assert.deepEqual(c.readinessProbe, { tcpSocket: { port: "http" }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 });
             assert.deepEqual(c.livenessProbe, { tcpSocket: { port: "http" }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 });
+            // The default 300 s to start, checked every 2 s, before liveness may restart the container.
+            assert.deepEqual(c.startupProbe, { tcpSocket: { port: "http" }, periodSeconds: 2, timeoutSeconds: 2, failureThreshold: 150 });
             assert.deepEqual(c.env, [
                 { name: "PORT", value: "8080" },
                 { name: "SHUTDOWN_TIMEOUT", value: "10s" },
@@ -97,6 +99,7 @@ describe("KubernetesWorkload", () => {
             serviceType: "LoadBalancer",
             readinessPath: "/ready",
             livenessPath: "/alive",
+            readyTimeoutSeconds: 45,
             requests: { cpu: "100m" },
             limits: { memory: "256Mi" },
             preStopSleepSeconds: 10,
@@ -118,6 +121,8 @@ describe("KubernetesWorkload", () => {
         assert.deepEqual(c.readinessProbe.httpGet, { path: "/ready", port: "http" }, "a path given makes an HTTP probe");
         assert.deepEqual(c.livenessProbe.httpGet, { path: "/alive", port: "http" });
         assert.equal(c.readinessProbe.tcpSocket, undefined);
+        // The startup probe makes the liveness check, for as long as up waits: 45 s at 2 s a check.
+        assert.deepEqual(c.startupProbe, { httpGet: { path: "/alive", port: "http" }, periodSeconds: 2, timeoutSeconds: 2, failureThreshold: 23 });
         assert.deepEqual(c.ports, [{ name: "http", containerPort: 9090, protocol: "TCP" }]);
         assert.deepEqual(c.env[0], { name: "PORT", value: "9090" });
         assert.deepEqual(c.resources, { requests: { cpu: "100m", memory: "32Mi" }, limits: { cpu: "500m", memory: "256Mi" } });
@@ -127,13 +132,14 @@ describe("KubernetesWorkload", () => {
         assert.deepEqual(d.spec.template.metadata.annotations, { "example.com/owner": "edge" });
     });
 
-    it("runs a job once: backoff limit, TTL, never restarted, replaced whole on change", async () => {
+    it("runs a job once: backoff limit, no TTL, never restarted, replaced whole on change, its run recorded after it completed", async () => {
         const rec = optionsRecorder();
         const w = new KubernetesWorkload("batch", { image: DIGEST_REF, appName: "hello", kind: "job" }, { transformations: rec.transformations });
         assert.equal(await known(w.jobName), await known(w.job!.metadata.name));
         const job = registered(JOB, "batch-job").inputs;
         assert.equal(job.spec.backoffLimit, 2);
-        assert.equal(job.spec.ttlSecondsAfterFinished, 3600);
+        // Kept until the next change replaces it: a collected Job would otherwise make the next refreshed up run it again.
+        assert.equal(job.spec.ttlSecondsAfterFinished, undefined);
         // Bounded by the ready timeout, so `up` cannot wait on a Job longer than that.
         assert.equal(job.spec.activeDeadlineSeconds, 300);
         const pod = job.spec.template.spec;
@@ -146,6 +152,52 @@ describe("KubernetesWorkload", () => {
         assert.deepEqual(rec.options.get("batch-job")?.replaceOnChanges, ["spec"]);
         assert.equal(w.deployment, undefined);
         assert.equal(w.service, undefined);
+        // The run record: written once the Job completed (it depends on the Job), naming what ran.
+        const record = registered("kubernetes:core/v1:ConfigMap", "batch-run").inputs;
+        assert.equal(record.metadata.name, "hello-run");
+        assert.deepEqual(record.data, { spec: jobRun({ image: DIGEST_REF, kind: "job" }).spec, image: DIGEST_REF, source: "" });
+        assert.deepEqual(rec.options.get("batch-run")?.dependsOn, [w.job]);
+    });
+
+    it("makes no Job for a run that completed and was collected; keeps its record; takes a TTL", async () => {
+        const rec = optionsRecorder();
+        const w = new KubernetesWorkload("done", { image: DIGEST_REF, appName: "hello", kind: "job", runCompleted: true, ttlSecondsAfterFinished: 600 }, { transformations: rec.transformations });
+        await known(w.runRecord!.urn);
+        await settle();
+        assert.equal(w.job, undefined);
+        assert.deepEqual(ofType(JOB).filter((r) => r.name === "done-job"), []);
+        assert.equal(registered("kubernetes:core/v1:ConfigMap", "done-run").inputs.data.image, DIGEST_REF);
+        assert.equal(await known(w.jobName), "hello");
+        const again = new KubernetesWorkload("ttl", { image: DIGEST_REF, kind: "job", ttlSecondsAfterFinished: 600 });
+        await known(again.job!.urn);
+        assert.equal(registered(JOB, "ttl-job").inputs.spec.ttlSecondsAfterFinished, 600);
+    });
+
+    describe("jobRunCompleted: whether a job's run is done, from what the cluster holds", () => {
+        const STACK = "dockyard/staging";
+        const run = jobRun({ image: DIGEST_REF, kind: "job", env: { MODE: "migrate" } });
+        const record = (data: Record<string, string>, owner = STACK) => ({ metadata: { annotations: { "dockyard.dev/stack": owner } }, data });
+        const done = record({ spec: run.spec, image: DIGEST_REF, source: "" });
+        const cases: [string, Parameters<typeof jobRunCompleted>[0], Parameters<typeof jobRunCompleted>[1], boolean][] = [
+            ["the Job collected, its record the same run: done", run, { record: done }, true],
+            ["the Job still there: Pulumi keeps it as usual", run, { job: {}, record: done }, false],
+            ["no record: never ran to completion", run, {}, false],
+            ["a new image", jobRun({ image: `registry.local/server@sha256:${"c".repeat(64)}`, kind: "job", env: { MODE: "migrate" } }), { record: done }, false],
+            ["another env value", jobRun({ image: DIGEST_REF, kind: "job", env: { MODE: "seed" } }), { record: done }, false],
+            ["other args", jobRun({ image: DIGEST_REF, kind: "job", env: { MODE: "migrate" }, args: ["-v"] }), { record: done }, false],
+            ["another limit", jobRun({ image: DIGEST_REF, kind: "job", env: { MODE: "migrate" }, limits: { memory: "1Gi" } }), { record: done }, false],
+            ["another stack's record", run, { record: record({ spec: run.spec, image: DIGEST_REF, source: "" }, "dockyard/prod") }, false],
+            ["this stack's record from before a move of organization", run, { record: record({ spec: run.spec, image: DIGEST_REF, source: "" }, `organization/${STACK}`) }, true],
+        ];
+        for (const [title, r, found, want] of cases) it(title, () => assert.equal(jobRunCompleted(r, found, STACK), want));
+
+        it("a build in the same deploy, before its digest exists: matched by what it is built from", () => {
+            const built = jobRun({ image: pulumi.output("unknown until built"), imageSource: "registry.local/hello:sha-1", kind: "job" });
+            assert.equal(built.image, undefined);
+            const recorded = record({ spec: built.spec, image: DIGEST_REF, source: "registry.local/hello:sha-1" });
+            assert.equal(jobRunCompleted(built, { record: recorded }, STACK), true);
+            assert.equal(jobRunCompleted({ ...built, source: "registry.local/hello:sha-2" }, { record: recorded }, STACK), false);
+        });
     });
 
     it("uses an explicit provider for every object", async () => {
@@ -358,8 +410,9 @@ describe("the message when pods never become Ready", () => {
         assert.equal(
             message,
             "greeter: its pods did not become Ready: the readiness probe is HTTP GET /readyz on port 9090, which must answer 2xx or 3xx " +
-                "(readinessPath sets the path; unset, it is a TCP check); the liveness probe connects to port 9090 over TCP (port sets the port). " +
-                '`kubectl describe pod` lists each probe failure under Events ("Readiness probe failed", "Liveness probe failed").',
+                "(readinessPath sets the path; unset, it is a TCP check); the liveness probe connects to port 9090 over TCP (port sets the port); " +
+                "the startup probe makes the liveness check and holds both back for up to readyTimeoutSeconds. " +
+                '`kubectl describe pod` lists each probe failure under Events ("Startup probe failed", "Readiness probe failed", "Liveness probe failed").',
         );
     });
 

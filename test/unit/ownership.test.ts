@@ -6,7 +6,7 @@ import { type ClusterObject, ForeignObjectsError, type PlannedObject, foreignObj
 import { allRegistrations, clusterDouble, known, resetRegistrations, settle, useMocks } from "../support/mocks";
 import { runProgram, stackConfig } from "../support/stacks";
 
-const STACK = "organization/dockyard/staging";
+const STACK = "dockyard/staging";
 const DIGEST = `registry.example.com/server@sha256:${"5".repeat(64)}`;
 
 function object(kind: string, name: string, namespace: string, metadata: { labels?: Record<string, string>; annotations?: Record<string, string> } = {}): ClusterObject {
@@ -21,7 +21,10 @@ describe("ownership", () => {
         const service = planned("Service", "v1");
         const cases: { title: string; metadata: Parameters<typeof object>[3]; reason: RegExp | undefined }[] = [
             { title: "this stack's annotation: ours", metadata: { annotations: { [STACK_ANNOTATION]: STACK } }, reason: undefined },
-            { title: "another stack's annotation", metadata: { annotations: { [STACK_ANNOTATION]: "organization/dockyard/prod" } }, reason: /belongs to stack organization\/dockyard\/prod/ },
+            { title: "another stack's annotation", metadata: { annotations: { [STACK_ANNOTATION]: "dockyard/prod" } }, reason: /belongs to stack dockyard\/prod/ },
+            // A stack moved to another backend or organization: what it wrote before (organization first) is still its own.
+            { title: "this stack's annotation as written with its old organization: ours", metadata: { annotations: { [STACK_ANNOTATION]: "organization/dockyard/staging" } }, reason: undefined },
+            { title: "the same stack name in another project", metadata: { annotations: { [STACK_ANNOTATION]: "organization/shop/staging" } }, reason: /belongs to stack organization\/shop\/staging/ },
             { title: "made by hand: no annotation, no labels", metadata: {}, reason: /no dockyard\.dev\/stack annotation: someone else made it/ },
             { title: "made by this component before the annotation existed", metadata: { labels: LEGACY_LABELS }, reason: undefined },
             {
@@ -31,7 +34,7 @@ describe("ownership", () => {
             },
             {
                 title: "this component's labels copied, but another stack's annotation",
-                metadata: { labels: LEGACY_LABELS, annotations: { [STACK_ANNOTATION]: "organization/dockyard/prod" } },
+                metadata: { labels: LEGACY_LABELS, annotations: { [STACK_ANNOTATION]: "dockyard/prod" } },
                 reason: /belongs to stack/,
             },
         ];
@@ -67,7 +70,7 @@ describe("ownership", () => {
 
         it("names every foreign object in one error, with what to do", () => {
             const error = new ForeignObjectsError(foreignObjects([planned("ServiceAccount", "v1"), planned("Service", "v1")], [object("ServiceAccount", "server", "team-a"), object("Service", "server", "team-a")], STACK), STACK);
-            assert.match(error.message, /not its own \(organization\/dockyard\/staging\); nothing was created/);
+            assert.match(error.message, /not its own \(dockyard\/staging\); nothing was created/);
             assert.match(error.message, /- ServiceAccount team-a\/server: it has no dockyard.dev\/stack annotation/);
             assert.match(error.message, /- Service team-a\/server: /);
             assert.match(error.message, /dockyard:namespace/);
@@ -115,7 +118,7 @@ describe("ownership", () => {
                     .sort();
                 assert.deepEqual(GoApp.kubernetesObjects("app", args).map((o) => `${o.kind} ${o.name}`).sort(), made);
                 for (const r of allRegistrations().filter((r) => r.custom && r.type.startsWith("kubernetes:"))) {
-                    assert.equal(r.inputs.metadata.annotations[STACK_ANNOTATION], "organization/dockyard/test", `${r.type} ${r.name} names its stack`);
+                    assert.equal(r.inputs.metadata.annotations[STACK_ANNOTATION], "dockyard/test", `${r.type} ${r.name} names its stack`);
                     // So that up takes back a field changed by hand instead of stopping at the conflict.
                     assert.equal(r.inputs.metadata.annotations["pulumi.com/patchForce"], "true", `${r.type} ${r.name} forces its fields`);
                 }
@@ -128,7 +131,7 @@ describe("ownership", () => {
             await settle();
             for (const r of allRegistrations().filter((r) => r.custom && r.type.startsWith("kubernetes:"))) {
                 const { [STACK_ANNOTATION]: stack, "pulumi.com/patchForce": force, team } = r.inputs.metadata.annotations;
-                assert.deepEqual({ stack, force, team }, { stack: "organization/dockyard/test", force: "true", team: "a" }, `${r.type} ${r.name}`);
+                assert.deepEqual({ stack, force, team }, { stack: "dockyard/test", force: "true", team: "a" }, `${r.type} ${r.name}`);
             }
         });
 
@@ -146,6 +149,7 @@ describe("ownership", () => {
             assert.equal(clusterDouble.reads.length, 1);
             const read = clusterDouble.reads[0].map((o) => `${o.kind} ${o.namespace}/${o.name}`).sort();
             assert.deepEqual(read, [
+                "ConfigMap dockyard-staging/hello-run",
                 "Deployment dockyard-staging/server",
                 "Job dockyard-staging/hello",
                 "PodDisruptionBudget dockyard-staging/server",
@@ -162,6 +166,45 @@ describe("ownership", () => {
             );
             await settle();
             assert.deepEqual(allRegistrations().filter((r) => r.custom), [], "no resource registered");
+        });
+
+        it("runs a job once per change of what it runs: not again once its Job was collected, again for a new image", async () => {
+            await runProgram("staging", config(), secrets);
+            await settle();
+            const recorded = allRegistrations().find((r) => r.type === "kubernetes:core/v1:ConfigMap" && r.name === "hello-workload-run")!.inputs.data;
+            assert.match(recorded.source, /^registry\.example\.com\/hello:sha-[0-9a-f]{20}$/, "a build is recorded by what it is built from");
+            const hasJob = () => allRegistrations().some((r) => r.type === "kubernetes:batch/v1:Job");
+            const mine = { annotations: { [STACK_ANNOTATION]: STACK } };
+            const record = (data: Record<string, string>): ClusterObject => ({ ...object("ConfigMap", "hello-run", "dockyard-staging", mine), data });
+
+            // The TTL controller deleted the finished Job; its record names this very run.
+            await runProgram("staging", config(), secrets, [record({ spec: recorded.spec, source: recorded.source, image: "registry.example.com/hello@sha256:1" })]);
+            await settle();
+            assert.equal(hasJob(), false, "a completed run whose Job was collected is not run again");
+            assert.ok(allRegistrations().some((r) => r.type === "kubernetes:core/v1:ConfigMap" && r.name === "hello-workload-run"), "its record stays");
+
+            // While the Job still exists, it is the program's as usual (no change, nothing runs).
+            await runProgram("staging", config(), secrets, [record({ spec: recorded.spec, source: recorded.source, image: "x" }), object("Job", "hello", "dockyard-staging", mine)]);
+            await settle();
+            assert.equal(hasJob(), true);
+
+            // A record of another build of hello: this one runs.
+            await runProgram("staging", config(), secrets, [record({ spec: recorded.spec, source: "registry.example.com/hello:sha-00000000000000000000", image: "x" })]);
+            await settle();
+            assert.equal(hasJob(), true);
+        });
+
+        it("keeps its objects after a move to another backend or organization, and still refuses another stack's", async () => {
+            // Deployed from a file backend (organization "organization"), then moved to a team's organization.
+            const before = { annotations: { [STACK_ANNOTATION]: "organization/dockyard/staging" } };
+            await runProgram("staging", config(), secrets, [object("Service", "server", "dockyard-staging", before), object("Deployment", "server", "dockyard-staging", before)], "acme");
+            await settle();
+            const service = allRegistrations().find((r) => r.type === "kubernetes:core/v1:Service" && r.inputs.metadata.name === "server");
+            assert.equal(service?.inputs.metadata.annotations[STACK_ANNOTATION], "dockyard/staging", "the next up writes the annotation without the organization");
+            await assert.rejects(
+                runProgram("staging", config(), secrets, [object("Service", "server", "dockyard-staging", { annotations: { [STACK_ANNOTATION]: "acme/dockyard/prod" } })], "acme"),
+                (e: Error) => e instanceof ForeignObjectsError && /Service dockyard-staging\/server: it belongs to stack acme\/dockyard\/prod/.test(e.message),
+            );
         });
 
         it("goes ahead over the objects its own earlier run made", async () => {

@@ -33,7 +33,7 @@ describe("promotion", () => {
         assert.equal(registered("kubernetes:batch/v1:Job", "hello-workload-job").inputs.spec.template.spec.containers[0].image, HELLO);
         assert.equal(outputs.sourceCommit, "c0ffee");
         // Provenance on the Deployment, not on its pods: a new commit alone rolls nothing.
-        assert.deepEqual(deployment.metadata.annotations, { "dockyard.dev/image": SERVER, "dockyard.dev/source-commit": "c0ffee", "dockyard.dev/stack": "organization/dockyard/prod", "pulumi.com/patchForce": "true" });
+        assert.deepEqual(deployment.metadata.annotations, { "dockyard.dev/image": SERVER, "dockyard.dev/source-commit": "c0ffee", "dockyard.dev/stack": "dockyard/prod", "pulumi.com/patchForce": "true" });
         assert.equal(deployment.spec.template.metadata.annotations, undefined);
     });
 

@@ -2,12 +2,12 @@
 // pending create against what the cluster holds.
 import { strict as assert } from "assert";
 import type { ClusterObject } from "../../ownership";
-import { type PendingOperation, locksInError, lockVerdict, pendingObject, refreshArgs, resolvePendingCreates } from "../../scripts/recover";
+import { type PendingOperation, lockFile, locksInError, lockVerdict, pendingObject, refreshArgs, resolvePendingCreates, s3Lock } from "../../scripts/recover";
 
-const STACK = "organization/dockyard/staging";
+const STACK = "dockyard/staging";
 const LOCKED = [
     "error: the stack is currently locked by 2 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`.",
-    "  s3://state/.pulumi/locks/organization/dockyard/staging/8d1c.json: created by root@runner-1 (pid 11885) at 2026-12-02T21:00:00Z",
+    "  s3://state/.pulumi/locks/organization/dockyard/staging/8d1c.json?endpoint=http://127.0.0.1:9000&use_path_style=true: created by root@runner-1 (pid 11885) at 2026-12-02T21:00:00Z",
     "  s3://state/.pulumi/locks/organization/dockyard/staging/9e2d.json: created by ci@runner-2 (pid 42) at 2026-12-02T21:05:00Z",
 ].join("\n");
 
@@ -20,37 +20,77 @@ function object(kind: string, name: string, namespace: string | undefined, owner
 }
 
 describe("recover", () => {
-    it("reads every lock the CLI names: user, host, pid and time", () => {
-        assert.deepEqual(locksInError(LOCKED), [
-            { username: "root", hostname: "runner-1", pid: 11885, timestamp: "2026-12-02T21:00:00Z" },
-            { username: "ci", hostname: "runner-2", pid: 42, timestamp: "2026-12-02T21:05:00Z" },
-        ]);
-        assert.deepEqual(locksInError("error: something else"), []);
+    it("reads every lock the backend names: where it is, user, host, pid and time", () => {
+        assert.deepEqual(locksInError(LOCKED), {
+            locks: [
+                {
+                    url: "s3://state/.pulumi/locks/organization/dockyard/staging/8d1c.json?endpoint=http://127.0.0.1:9000&use_path_style=true",
+                    username: "root",
+                    hostname: "runner-1",
+                    pid: 11885,
+                    timestamp: "2026-12-02T21:00:00Z",
+                },
+                { url: "s3://state/.pulumi/locks/organization/dockyard/staging/9e2d.json", username: "ci", hostname: "runner-2", pid: 42, timestamp: "2026-12-02T21:05:00Z" },
+            ],
+            unreadable: [],
+        });
+        assert.equal(locksInError("error: something else"), undefined);
+    });
+
+    it("reads a user name with a space, and calls a line it cannot read unreadable, raw", () => {
+        const header = "error: the stack is currently locked by 2 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`.";
+        const spaced = `${header}\n  file:///s/.pulumi/locks/o/p/s/1.json: created by Jane Doe@laptop (pid 7) at 2026-12-02T21:00:00Z\n  file:///s/.pulumi/locks/o/p/s/2.json: created by ???`;
+        const reading = locksInError(spaced)!;
+        assert.deepEqual(reading.locks.map((l) => `${l.username}@${l.hostname}`), ["Jane Doe@laptop"]);
+        assert.deepEqual(reading.unreadable, ["file:///s/.pulumi/locks/o/p/s/2.json: created by ???"]);
+        // Fewer lines than the count the backend gives: the missing ones are unreadable too.
+        assert.match(locksInError(`${header}\n  file:///a.json: created by u@h (pid 1) at t`)!.unreadable[0], /names 2 lock\(s\), 1 line\(s\) follow/);
     });
 
     describe("lockVerdict", () => {
-        const lock = (hostname: string, pid: number) => ({ username: "root", hostname, pid, timestamp: "2026-12-02T21:00:00Z" });
+        const lock = (hostname: string, pid: number) => ({ url: `file:///locks/${pid}.json`, username: "root", hostname, pid, timestamp: "2026-12-02T21:00:00Z" });
+        const reading = (...locks: ReturnType<typeof lock>[]) => ({ locks, unreadable: [] });
         const alive = new Set([7]);
         const running = (pid: number) => alive.has(pid);
         it("a lock on this host whose process is gone may go", () => {
-            assert.deepEqual(lockVerdict([lock("here", 8)], "here", running, false), { removable: true, refusals: [] });
+            assert.deepEqual(lockVerdict(reading(lock("here", 8)), "here", running, false), { removable: true, refusals: [] });
         });
         it("a lock on this host whose process runs is refused, even with --force, naming it", () => {
             for (const force of [false, true]) {
-                const v = lockVerdict([lock("here", 7)], "here", running, force);
+                const v = lockVerdict(reading(lock("here", 7)), "here", running, force);
                 assert.equal(v.removable, false);
                 assert.match(v.refusals[0], /a deploy is running: pid 7 of root@here, since 2026-12-02T21:00:00Z/);
             }
         });
         it("a lock of another host is refused unless --force", () => {
-            const v = lockVerdict([lock("there", 8)], "here", running, false);
+            const v = lockVerdict(reading(lock("there", 8)), "here", running, false);
             assert.equal(v.removable, false);
             assert.match(v.refusals[0], /locked by another machine: pid 8 of root@there.*--force/);
-            assert.deepEqual(lockVerdict([lock("there", 8)], "here", running, true), { removable: true, refusals: [] });
+            assert.deepEqual(lockVerdict(reading(lock("there", 8)), "here", running, true), { removable: true, refusals: [] });
         });
         it("one live holder among dead ones keeps them all", () => {
-            assert.equal(lockVerdict([lock("here", 8), lock("here", 7)], "here", running, true).removable, false);
+            assert.equal(lockVerdict(reading(lock("here", 8), lock("here", 7)), "here", running, true).removable, false);
         });
+        it("a lock it cannot read is never taken for a dead one, --force or not, and is printed as it came", () => {
+            for (const force of [false, true]) {
+                const v = lockVerdict({ locks: [lock("here", 8)], unreadable: ["s3://b/x.json: created by ???"] }, "here", running, force);
+                assert.equal(v.removable, false);
+                assert.match(v.refusals[0], /cannot read.*: s3:\/\/b\/x\.json: created by \?\?\?/);
+            }
+        });
+    });
+
+    it("finds the exact lock object a URL names: a file (relative to the project or absolute), an S3 key", () => {
+        assert.equal(lockFile("file://./.pulumi-state/.pulumi/locks/organization/dockyard/dev/ab.json", "/work/p"), "/work/p/.pulumi-state/.pulumi/locks/organization/dockyard/dev/ab.json");
+        assert.equal(lockFile("file:///srv/state/.pulumi/locks/o/p/s/ab.json?no_tmp_dir=true", "/work/p"), "/srv/state/.pulumi/locks/o/p/s/ab.json");
+        assert.deepEqual(s3Lock("s3://dockyard-state/e2e/.pulumi/locks/o/p/s/ab.json?endpoint=http://127.0.0.1:9000&region=us-east-1&use_path_style=true"), {
+            bucket: "dockyard-state",
+            key: "e2e/.pulumi/locks/o/p/s/ab.json",
+            endpoint: "http://127.0.0.1:9000",
+            region: "us-east-1",
+            forcePathStyle: true,
+        });
+        assert.deepEqual(s3Lock("s3://b/.pulumi/locks/x.json"), { bucket: "b", key: ".pulumi/locks/x.json", endpoint: undefined, region: undefined, forcePathStyle: false });
     });
 
     it("finds the object a pending Kubernetes create was making, by its fully qualified resource", () => {
@@ -71,13 +111,13 @@ describe("recover", () => {
         const updating: PendingOperation = { ...creating("kubernetes:apps/v1:Deployment", "server", "ns"), type: "updating" };
         const found = new Map<string, ClusterObject | undefined>([
             [ours.resource.urn, object("Job", "hello", "ns", STACK)],
-            [namespace.resource.urn, object("Namespace", "team", undefined, STACK)],
-            [foreign.resource.urn, object("Service", "server", "ns", "organization/dockyard/prod")],
+            [namespace.resource.urn, object("Namespace", "team", undefined, `organization/${STACK}`)],
+            [foreign.resource.urn, object("Service", "server", "ns", "dockyard/prod")],
             [gone.resource.urn, undefined],
         ]);
         const resolved = resolvePendingCreates([ours, namespace, foreign, gone, image, updating], found, STACK);
 
-        it("takes back what names this stack, under the provider's ID", () => {
+        it("takes back what names this stack (its project and stack; an organization, as older objects carry, does not matter), under the provider's ID", () => {
             assert.deepEqual(resolved.slice(0, 2), [
                 { urn: ours.resource.urn, action: "import", id: "ns/hello", what: "Job ns/hello" },
                 { urn: namespace.resource.urn, action: "import", id: "team", what: "Namespace team" },
@@ -85,7 +125,7 @@ describe("recover", () => {
         });
         it("leaves anything else alone and drops its pending create, saying why", () => {
             assert.equal(resolved[2].action, "clear");
-            assert.match((resolved[2] as { why: string }).why, /Service ns\/server exists but is not this stack's \(it belongs to stack organization\/dockyard\/prod\): left alone/);
+            assert.match((resolved[2] as { why: string }).why, /Service ns\/server exists but is not this stack's \(it belongs to stack dockyard\/prod\): left alone/);
             assert.match((resolved[3] as { why: string }).why, /ServiceAccount server does not exist: the dead run never made it/);
             assert.match((resolved[4] as { why: string }).why, /docker:index\/image:Image is not a named Kubernetes object: the next up makes it again/);
         });
@@ -99,6 +139,10 @@ describe("recover", () => {
             assert.deepEqual(args.slice(at, at + 4), ["--import-pending-creates", ours.resource.urn, "--import-pending-creates", "ns/hello"]);
             assert.ok(args.includes("--clear-pending-creates"));
             assert.ok(!refreshArgs("staging", resolved.slice(0, 2)).includes("--clear-pending-creates"), "nothing to clear: no flag");
+            assert.ok(!args.includes("--exclude"), "a Kubernetes stack's refresh reads every object");
+            // A Docker stack's reads none: it only settles the pending operations.
+            const docker = refreshArgs("dev", [{ urn: "urn:c", action: "clear", why: "" }], true);
+            assert.deepEqual(docker.slice(-3), ["--clear-pending-creates", "--exclude", "**"]);
         });
     });
 });

@@ -1,5 +1,6 @@
 // Registry logins as `docker login` performs them, against a real HTTP server on loopback.
 import { strict as assert } from "assert";
+import { execFile } from "child_process";
 import * as http from "http";
 import type { AddressInfo } from "net";
 import { RegistryLoginError, checkRegistryLogin, parseChallenge, registryBaseUrl } from "../../components/internal/registryLogin";
@@ -12,6 +13,8 @@ type Handler = (req: http.IncomingMessage, res: http.ServerResponse, host: strin
 async function withRegistry(handler: Handler, test: (host: string) => Promise<void>): Promise<void> {
     let host = "";
     const server = http.createServer((req, res) => handler(req, res, host));
+    // As a registry written in Go (Debian's docker-registry) keeps them: an idle connection is never closed from its side.
+    server.keepAliveTimeout = 0;
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
     registryDouble.realRegistryHosts.add(host);
@@ -19,6 +22,7 @@ async function withRegistry(handler: Handler, test: (host: string) => Promise<vo
         await test(host);
     } finally {
         registryDouble.realRegistryHosts.delete(host);
+        server.closeAllConnections();
         await new Promise((resolve) => server.close(resolve));
     }
 }
@@ -99,6 +103,32 @@ describe("registry login", () => {
             params: { realm: "https://auth.example.com/token", service: "registry.example.com", scope: "x" },
         });
         assert.deepEqual(parseChallenge('Basic realm="r"'), { scheme: "basic", params: { realm: "r" } });
+    });
+
+    it("leaves nothing open behind it, refused or accepted: the process ends by itself once the check has", async function () {
+        this.timeout(60_000);
+        // Bodies larger than a stream's buffer, on keep-alive connections: left unread, each holds its socket (and
+        // the process) until the server gives up on it, minutes later.
+        const chatty: Handler = (req, res) => {
+            const body = JSON.stringify({ errors: [{ code: "UNAUTHORIZED", message: "authentication required", detail: "x".repeat(1 << 20) }] });
+            if (req.headers.authorization === basic("ci", "right")) res.writeHead(200, { "Content-Type": "application/json" }).end(body);
+            else res.writeHead(401, { "WWW-Authenticate": 'Basic realm="registry"', "Content-Type": "application/json" }).end(body);
+        };
+        await withRegistry(chatty, async (host) => {
+            for (const password of ["wrong", "right"]) {
+                // A process of its own, doing nothing after the check: it must end without being told to.
+                const script = [
+                    `const { checkRegistryLogin } = require(${JSON.stringify(require.resolve("../../components/internal/registryLogin"))});`,
+                    `checkRegistryLogin(${JSON.stringify(host)}, "ci", ${JSON.stringify(password)}).then(() => "accepted", (e) => e.message).then((outcome) => console.log(outcome));`,
+                ].join("\n");
+                const outcome = await new Promise<string>((resolve, reject) =>
+                    execFile(process.execPath, ["-r", require.resolve("ts-node/register/transpile-only"), "-e", script], { timeout: 20_000 }, (e, stdout, stderr) =>
+                        e ? reject(new Error(`${password}: ${e.killed ? "still running 20 s after it began: something the check opened holds it" : e.message}\n${stdout}${stderr}`)) : resolve(stdout.trim()),
+                    ),
+                );
+                assert.match(outcome, password === "right" ? /^accepted$/ : /refused the login of user "ci": 401 Unauthorized/);
+            }
+        });
     });
 
     describe("in the program", () => {

@@ -56,7 +56,7 @@ describe("stacks", function () {
                 assert.deepEqual(
                     labels.filter((l: { label: string }) => !l.label.startsWith("dockyard.dev/image")),
                     [
-                        { label: "dockyard.dev/stack", value: "organization/dockyard/dev" },
+                        { label: "dockyard.dev/stack", value: "dockyard/dev" },
                         { label: "dockyard.dev/project-dir", value: process.cwd() },
                         { label: "dockyard.dev/app", value: app },
                     ],
@@ -118,6 +118,8 @@ describe("stacks", function () {
                 const provider = registered("pulumi:providers:kubernetes", "namespace-provider");
                 assert.equal(provider.inputs.enableServerSideApply, "false");
                 assert.ok(registered("kubernetes:core/v1:Namespace", "namespace").provider?.includes("::namespace-provider::"));
+                // Empty, not KUBECONFIG's value: a kubeconfig the provider is given, it copies into the temp dir on every run.
+                assert.equal(provider.inputs.kubeconfig, "");
                 // Every other object stays on the default provider, with server-side apply.
                 const deployment = registered("kubernetes:apps/v1:Deployment", "server-workload-deployment");
                 assert.ok(!deployment.provider?.includes("namespace-provider"));

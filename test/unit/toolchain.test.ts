@@ -8,6 +8,7 @@ import { parse } from "yaml";
 import { repoRoot } from "../support/docker";
 
 const read = (...at: string[]) => fs.readFileSync(path.join(repoRoot, ...at), "utf8");
+const engineScript = (name: string) => read("scripts", "engines", name);
 const json = (...at: string[]) => JSON.parse(read(...at));
 const pulumiVersion = read(".pulumi.version").trim();
 const nodeVersion = read(".node-version").trim();
@@ -63,5 +64,30 @@ describe("toolchain versions", () => {
     it("the installed SDK's own engines admit both Node.js versions", () => {
         const range = json("node_modules", "@pulumi", "pulumi", "package.json").engines.node;
         for (const v of [nodeVersion, olderNode!]) assert.ok(semver.satisfies(v, range), `@pulumi/pulumi wants ${range}, CI runs ${v}`);
+    });
+
+    it("the engine cache key covers every file that pins an engine's version", () => {
+        // A file an engine script reads its version from (`../../.pulumi.version`) must change the key, or a
+        // bumped version keeps hitting the old cache: rebuilt on every run, never saved again.
+        const pinned = fs.readdirSync(path.join(repoRoot, "scripts", "engines")).flatMap((f) => [...engineScript(f).matchAll(/\.\.\/\.\.\/([\w.-]+)/g)].map((m) => m[1]));
+        assert.ok(pinned.includes(".pulumi.version"), `the engine scripts read ${pinned.join(", ")}`);
+        const caches = steps().filter(({ step }) => step.uses?.startsWith("actions/cache@") && String(step.with?.path).includes("engines"));
+        assert.ok(caches.length >= 2, `found ${caches.length} engine cache steps`);
+        for (const { file, step } of caches) {
+            const key = String(step.with?.key);
+            for (const f of ["scripts/engines/*.sh", ...pinned]) assert.ok(key.includes(`'${f}'`), `${file}: the key ${key} misses ${f}`);
+        }
+    });
+
+    it("deploy, drift and recover hold one concurrency group per stack", () => {
+        const group = (file: string, job: string) => {
+            const doc = parse(read(".github", "workflows", file));
+            return String(doc.jobs[job].concurrency?.group ?? doc.concurrency?.group);
+        };
+        assert.equal(group("deploy.yml", "staging"), "stack-staging");
+        assert.equal(group("deploy.yml", "prod"), "stack-prod");
+        assert.equal(group("drift.yml", "drift"), "stack-${{ matrix.stack }}");
+        assert.equal(group("recover.yml", "recover"), "stack-${{ inputs.stack }}");
+        for (const file of ["deploy.yml", "drift.yml", "recover.yml"]) assert.doesNotMatch(read(".github", "workflows", file), /cancel-in-progress: true/, file);
     });
 });

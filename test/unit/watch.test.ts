@@ -2,10 +2,12 @@
 import type * as automation from "@pulumi/pulumi/automation";
 import { strict as assert } from "assert";
 import * as fs from "fs";
+import * as http from "http";
+import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { contentTag } from "../../components/internal/contentTag";
-import { UpdateQueue, appLine, buildFiles, changes, engineErrors, isEmpty, shortImage, sourcesOf, stepsByApp, takeState } from "../../scripts/watch";
+import { UpdateQueue, appLine, buildFiles, changes, engineErrors, firstAnswer, isEmpty, shortImage, sourcesOf, stepsByApp, takeState } from "../../scripts/watch";
 
 const repoRoot = path.resolve(__dirname, "..", "..");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -183,8 +185,8 @@ describe("watch: engine events and lines", () => {
 
     it("prints one line per app: what changed, the image, how long, the first answer", () => {
         assert.equal(
-            appLine({ app: "server", changed: ["server.go"], seconds: 3.14, imageRef: "dockyard/server:sha-5ccfc19cc788f6305124", endpoint: "http://127.0.0.1:8080", answer: "Hello, World! Counter: 1\n" }),
-            'server: server.go changed → sha-5ccfc19cc788f6305124 in 3.1 s; http://127.0.0.1:8080 answers "Hello, World! Counter: 1"',
+            appLine({ app: "server", changed: ["server.go"], seconds: 3.14, imageRef: "dockyard/server:sha-5ccfc19cc788f6305124", endpoint: "http://127.0.0.1:8080", answer: 'answers 200 "Hello, World! Counter: 1"' }),
+            'server: server.go changed → sha-5ccfc19cc788f6305124 in 3.1 s; http://127.0.0.1:8080 answers 200 "Hello, World! Counter: 1"',
         );
         assert.equal(
             appLine({ app: "hello", changed: [], what: "deployed", seconds: 2, imageRef: "reg:5000/hello@sha256:0123456789abcdef0123", answer: "Hello, World!\n" }),
@@ -198,5 +200,53 @@ describe("watch: engine events and lines", () => {
     it("keeps the error diagnostics of a failed update, without the engine's framing", () => {
         const diag = (severity: string, message: string) => ({ sequence: 0, timestamp: 0, diagnosticEvent: { severity, message, color: "never" } }) as automation.EngineEvent;
         assert.deepEqual(engineErrors([diag("info", "building"), diag("error", "  build failed: exit code 1\n"), diag("error", "update failed")]), ["build failed: exit code 1"]);
+    });
+});
+
+describe("watch: the endpoint's first answer", () => {
+    const servers: net.Server[] = [];
+    const sockets: net.Socket[] = [];
+    /** A loopback server of the given kind; resolves to its URL. */
+    async function serve(server: net.Server): Promise<string> {
+        servers.push(server);
+        server.on("connection", (s: net.Socket) => sockets.push(s));
+        await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+        return `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/`;
+    }
+    afterEach(async () => {
+        for (const s of sockets.splice(0)) s.destroy();
+        await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+    });
+
+    it("takes any HTTP status as up, and says it with the body", async () => {
+        const ok = await serve(http.createServer((_q, r) => r.end("Hello, World! Counter: 1\n")));
+        const missing = await serve(http.createServer((_q, r) => { r.statusCode = 404; r.end("404 page not found\n"); }));
+        const login = await serve(http.createServer((_q, r) => { r.statusCode = 401; r.end(); }));
+        assert.equal(await firstAnswer(ok, 5000), 'answers 200 "Hello, World! Counter: 1"');
+        assert.equal(await firstAnswer(missing, 5000), 'answers 404 "404 page not found"');
+        assert.equal(await firstAnswer(login, 5000), 'answers 401 ""');
+    });
+
+    it("says at once that a port speaks no HTTP, instead of waiting out the bound", async () => {
+        const garbage = await serve(net.createServer((c) => c.end("SSH-2.0-not-http\r\n")));
+        const silent = await serve(net.createServer(() => undefined));
+        // A bound far above what either takes: the answer must come from the connection, not the deadline.
+        assert.equal(await firstAnswer(garbage, 60_000), "accepts connections but answers no HTTP");
+        assert.equal(await firstAnswer(silent, 60_000), "accepts connections but answers no HTTP");
+    });
+
+    it("retries while nothing listens, then answers what starts listening, or gives up at the bound", async () => {
+        const port = await new Promise<number>((resolve) => {
+            const probe = net.createServer().listen(0, "127.0.0.1", () => {
+                const { port } = probe.address() as net.AddressInfo;
+                probe.close(() => resolve(port));
+            });
+        });
+        assert.equal(await firstAnswer(`http://127.0.0.1:${port}/`, 1000), "did not answer within 1 s");
+        const later = http.createServer((_q, r) => r.end("late\n"));
+        servers.push(later);
+        later.on("connection", (s: net.Socket) => sockets.push(s));
+        setTimeout(() => later.listen(port, "127.0.0.1"), 400);
+        assert.equal(await firstAnswer(`http://127.0.0.1:${port}/`, 10_000), 'answers 200 "late"');
     });
 });
