@@ -10,6 +10,7 @@ import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import { Janitor, dockerCli, ensureEngine, ensureGoBaseImage, repoRoot } from "../test/support/docker";
+import { withSection } from "./readme";
 
 const ROUNDS = 3;
 const PULUMI_PORT = 18080;
@@ -259,9 +260,7 @@ async function main() {
     console.log(body);
     if (write) {
         const file = path.join(repoRoot, "bench", "README.md");
-        const current = fs.readFileSync(file, "utf8");
-        const cut = current.indexOf(MARKER);
-        fs.writeFileSync(file, (cut === -1 ? current + "\n" : current.slice(0, cut)) + body);
+        fs.writeFileSync(file, withSection(fs.readFileSync(file, "utf8"), MARKER, body));
     }
 }
 

@@ -8,7 +8,6 @@ import * as automation from "@pulumi/pulumi/automation";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import type * as compose from "../compose";
 import { recover } from "./recover";
 import type { AppResult, Changes, SourceState, Sources } from "./watch";
 import { UpdateQueue, appLine, changes, engineErrors, firstAnswer, isEmpty, sourcesOf, stepsByApp, takeState } from "./watch";
@@ -17,7 +16,7 @@ export interface WatchOptions {
     /** The project directory. */
     root: string;
     stack: string;
-    /** The program to deploy, loaded again after the program or components change. Default: the project's (compose.ts). */
+    /** The program to deploy, loaded again after the program or components change. Default: the project's entry point. */
     loadProgram?: () => automation.PulumiFn;
     /** Where the lines go. Default: stdout. */
     log?: (line: string) => void;
@@ -172,13 +171,18 @@ export async function startWatch(opts: WatchOptions): Promise<Watch> {
     };
 }
 
-/** The project's program, loaded afresh: its modules and the built components leave the require cache first. */
+/**
+ * The project's program, loaded afresh as Pulumi loads it: its entry point (package.json's `main`, else
+ * `index`), whose export is the program function (or its outputs). Its modules and the built components
+ * leave the require cache first.
+ */
 function projectProgram(root: string): automation.PulumiFn {
     const own = (file: string) => file.startsWith(root + path.sep) && !file.includes(`${path.sep}node_modules${path.sep}`) && !file.startsWith(path.join(root, "scripts") + path.sep);
     for (const file of Object.keys(require.cache)) if (own(file)) delete require.cache[file];
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { program } = require(path.join(root, "compose")) as typeof compose;
-    return () => program();
+    const entry = require(require.resolve(root)) as { default?: unknown } | (() => unknown);
+    const exported = typeof entry === "object" && entry !== null && "default" in entry ? entry.default : entry;
+    return async () => (typeof exported === "function" ? await (exported as () => unknown)() : exported) as Record<string, unknown>;
 }
 
 type Run = (args: string[], ...rest: unknown[]) => Promise<unknown>;

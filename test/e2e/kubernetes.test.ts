@@ -154,15 +154,19 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
     function changes(events: automation.EngineEvent[]): string[] {
         return events
             .flatMap((e) => (e.resOutputsEvent ? [e.resOutputsEvent.metadata] : []))
-            .filter((m) => m.op !== "same")
+            // A refreshing up reads every resource first: reading changes nothing.
+            .filter((m) => m.op !== "same" && m.op !== "refresh")
             .map((m) => `${m.op} ${m.type}`)
             .sort();
     }
 
+    /** A replacement with delete first, as the engine reports its steps. */
+    const replaced = (type: string) => [`create-replacement ${type}`, `delete-replaced ${type}`, `replace ${type}`];
+
     /** `up` on a stack; a failed update rejects. */
-    async function up(on: automation.Stack): Promise<{ result: automation.UpResult; ops: string[] }> {
+    async function up(on: automation.Stack, opts: { refresh?: boolean } = {}): Promise<{ result: automation.UpResult; ops: string[] }> {
         const events: automation.EngineEvent[] = [];
-        const result = await on.up({ onEvent: (e) => events.push(e), color: "never" });
+        const result = await on.up({ onEvent: (e) => events.push(e), color: "never", refresh: opts.refresh });
         return { result, ops: changes(events) };
     }
 
@@ -386,13 +390,42 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         refs.hello = await pushApp("hello", "v2");
         await configure();
         const { ops } = await up(stack);
-        // Delete-before-replace, as the engine reports it: the old Job goes, then the new one is made.
-        assert.deepEqual(ops, ["create-replacement kubernetes:batch/v1:Job", "delete-replaced kubernetes:batch/v1:Job", "replace kubernetes:batch/v1:Job"]);
+        // Delete-before-replace, as the engine reports it: the old Job goes, then the new one is made; once it
+        // completed, its run record names the new run (the provider replaces a ConfigMap whose data changed).
+        assert.deepEqual(ops, [...replaced("kubernetes:batch/v1:Job"), ...replaced("kubernetes:core/v1:ConfigMap")].sort());
         const job = await cluster.getJson(["get", "job", "hello", "-n", namespace]);
         assert.notEqual(job.metadata.uid, before.metadata.uid);
         assert.equal(job.spec.template.spec.containers[0].image, refs.hello);
         assert.equal(job.status.succeeded, 1);
         assert.equal((await cluster.kubectlOk(["logs", "job/hello", "-n", namespace])).trim(), "Hello, World!");
+    });
+
+    timed("4b. day two: the finished Job collected as its TTL would; drift reports nothing, a refreshed up runs nothing; a new image runs it exactly once", async () => {
+        const helloPods = async () => (await cluster.getJson(["get", "pods", "-n", namespace, "-l", "batch.kubernetes.io/job-name=hello"])).items;
+        // What the TTL controller does an hour after the Job finished (no need to wait for it): the Job and its pod go.
+        await cluster.kubectlOk(["delete", "job", "hello", "-n", namespace, "--cascade=background"]);
+        await waitUntil("hello's pod to be gone", 60_000, async () => ((await helloPods()).length === 0 ? true : undefined));
+
+        const drift = await driftCheck(stack.name);
+        assert.equal(drift.code, 0, `${drift.stdout}${drift.stderr}`);
+        assert.match(drift.stdout, /no drift/);
+        const refreshed = await up(stack, { refresh: true });
+        assert.deepEqual(refreshed.ops, [], "a refreshed up after the Job was collected changes nothing");
+        assert.deepEqual((await cluster.getJson(["get", "jobs", "-n", namespace])).items, [], "no Job was made");
+        assert.deepEqual(await helloPods(), [], "nothing ran");
+
+        refs.hello = await pushApp("hello", "v3");
+        await configure();
+        const { ops } = await up(stack, { refresh: true });
+        assert.deepEqual(ops, ["create kubernetes:batch/v1:Job", ...replaced("kubernetes:core/v1:ConfigMap")].sort());
+        const job = await cluster.getJson(["get", "job", "hello", "-n", namespace]);
+        assert.equal(job.spec.template.spec.containers[0].image, refs.hello);
+        assert.equal(job.status.succeeded, 1);
+        assert.equal((await helloPods()).length, 1, "the new image ran once");
+        // And not again: the Job stays (no TTL by default) and the next refreshed up leaves it be.
+        assert.deepEqual((await up(stack, { refresh: true })).ops, []);
+        assert.equal((await cluster.getJson(["get", "job", "hello", "-n", namespace])).metadata.uid, job.metadata.uid);
+        assert.equal((await helloPods()).length, 1);
     });
 
     timed("5. the namespace rejects a pod that breaks restricted", async () => {
@@ -555,7 +588,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
 
     /** The Kubernetes objects in a namespace that name the stack, and those its state holds: `Kind/name`. */
     async function stackObjects(on: automation.Stack, ns: string): Promise<{ cluster: string[]; state: string[]; pending: unknown[] }> {
-        const kinds = "deployments,jobs,secrets,serviceaccounts,services,poddisruptionbudgets,horizontalpodautoscalers";
+        const kinds = "deployments,jobs,configmaps,secrets,serviceaccounts,services,poddisruptionbudgets,horizontalpodautoscalers";
         const owner = `dockyard/${on.name}`;
         const listed = await cluster.getJson(["get", kinds, "-n", ns]);
         const inCluster = listed.items.filter((o: any) => o.metadata.annotations?.["dockyard.dev/stack"] === owner && !o.metadata.deletionTimestamp);
@@ -644,36 +677,37 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
     });
 
     timed("K4. a Docker stack in the same S3 store: recover refuses a live lock, deletes a dead one and clears a pending create, the same code path", async () => {
-        const root = store!.root;
+        const { root, put } = store!;
         const docker = await engine.workspace("e2e-docker", () => program());
         await docker.setAllConfig({ "dockyard:target": { value: "docker" }, "dockyard:apps": { value: JSON.stringify({ server: {} }) } });
-        // The state as a second Ctrl-C leaves it, written where the store keeps the checkpoint: a container's
-        // create pending (`stack import` would drop it).
+        // The state as a second Ctrl-C leaves it, written into the bucket as the engine writes its checkpoint: a
+        // container's create pending (`stack import` would drop it).
         await docker.importStack(await docker.exportStack());
-        const checkpointFile = path.join(root, ".pulumi", "stacks", "dockyard", "e2e-docker.json");
-        const checkpoint = JSON.parse(fs.readFileSync(checkpointFile, "utf8"));
+        const checkpointKey = ".pulumi/stacks/dockyard/e2e-docker.json";
+        const checkpoint = JSON.parse(fs.readFileSync(path.join(root, checkpointKey), "utf8"));
         const urn = "urn:pulumi:e2e-docker::dockyard::dockyard:index:GoApp$dockyard:docker:DockerWorkload$docker:index/container:Container::server-workload-container";
         checkpoint.checkpoint.latest.pending_operations = [{ resource: { urn, custom: true, type: "docker:index/container:Container" }, type: "creating" }];
-        fs.writeFileSync(checkpointFile, JSON.stringify(checkpoint));
+        await put(checkpointKey, JSON.stringify(checkpoint));
         // Locks as the CLI writes them into the bucket: one whose process runs, then one whose process is gone.
-        const locks = path.join(root, ".pulumi", "locks", "organization", "dockyard", "e2e-docker");
-        fs.mkdirSync(locks, { recursive: true });
+        const lockKey = (name: string) => `.pulumi/locks/organization/dockyard/e2e-docker/${name}.json`;
+        const locks = path.join(root, path.dirname(lockKey("x")));
         const lock = (pid: number) => JSON.stringify({ pid, username: os.userInfo().username, hostname: os.hostname(), timestamp: "2026-12-06T03:17:00Z" });
-        fs.writeFileSync(path.join(locks, "live.json"), lock(process.pid));
+        await put(lockKey("live"), lock(process.pid));
         const refused = await recoverStack("e2e-docker");
         assert.equal(refused.code, 1, refused.stdout);
         assert.match(refused.stderr, new RegExp(`stack e2e-docker was not touched: a deploy is running: pid ${process.pid} of \\S+@${os.hostname()}`));
         assert.ok(fs.existsSync(path.join(locks, "live.json")), "a live holder's lock stays");
         fs.rmSync(path.join(locks, "live.json"));
         const dead = spawnSync("true").pid as number;
-        fs.writeFileSync(path.join(locks, "dead.json"), lock(dead));
+        await put(lockKey("dead"), lock(dead));
 
         const r = await recoverStack("e2e-docker");
         assert.equal(r.code, 0, `${r.stdout}${r.stderr}`);
         assert.match(r.stdout, new RegExp(`removed the lock of pid ${dead} of \\S+@${os.hostname()}`));
         assert.match(r.stdout, /cleared the pending create of .*server-workload-container: the next up makes it again/);
         assert.match(r.stdout, /stack e2e-docker is deployable: 1 pending operation\(s\) resolved/);
-        assert.deepEqual(fs.readdirSync(locks), [], "the dead lock object is gone from the bucket");
+        // The store drops a folder with its last object.
+        assert.deepEqual(fs.existsSync(locks) ? fs.readdirSync(locks) : [], [], "the dead lock object is gone from the bucket");
         assert.deepEqual((await docker.exportStack()).deployment.pending_operations ?? [], []);
         assert.match((await recoverStack("e2e-docker")).stdout, /nothing to recover: stack e2e-docker and the engine agree/);
         await docker.workspace.removeStack("e2e-docker");
@@ -954,7 +988,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
     // Someone else's app, as the component package's users bring theirs: test/fixtures/greeter listens on
     // 9090, routes `GET /` exactly, has no HEALTHCHECK and no health paths. A program of its own uses GoApp
     // directly with a prebuilt image, in a namespace it makes.
-    function greeterProgram(kubernetes: Record<string, unknown> = {}): automation.PulumiFn {
+    function greeterProgram(kubernetes: Record<string, unknown> = {}, env: Record<string, string> = {}): automation.PulumiFn {
         return async () => {
             const { server, username, password } = cluster.info.registry;
             const ns = new k8s.core.v1.Namespace("greeter-namespace", {
@@ -963,6 +997,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
             const app = new GoApp("greeter", {
                 target: "kubernetes",
                 port: 9090,
+                env,
                 image: { ref: refs.greeter, registry: { server, username, password: pulumi.secret(password) } },
                 kubernetes: { namespace: ns.metadata.name, readyTimeoutSeconds: 30, ...kubernetes },
             });
@@ -991,6 +1026,28 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         const answers = await greeterAnswers(pod, 3);
         assert.equal(answers.failures, 0, JSON.stringify(answers));
         for (const body of answers.bodies!) assert.equal(body.trim(), "Hello from greeter");
+    });
+
+    timed("O1b. a slow starter (it listens only 20 s after it starts) becomes Ready without a restart: the startup probe waits for it", async () => {
+        greeter = await engine.workspace("e2e-greeter", greeterProgram({ readyTimeoutSeconds: 60 }, { START_DELAY: "20s" }));
+        const { result } = await up(greeter);
+        assert.equal(result.summary.result, "succeeded");
+        const pods = (await cluster.getJson(["get", "pods", "-n", greeterNamespace, "-l", "app.kubernetes.io/name=greeter"])).items;
+        // The new pod; O1's may still be terminating.
+        const [pod] = pods.filter((p: any) => isReady(p) && !p.metadata.deletionTimestamp);
+        const [c] = pod.spec.containers;
+        assert.deepEqual(c.env.find((e: any) => e.name === "START_DELAY"), { name: "START_DELAY", value: "20s" });
+        assert.deepEqual(c.startupProbe.tcpSocket, { port: "http" });
+        // 60 s to start, checked every 2 s: the liveness probe alone would have restarted it after 3 failed checks.
+        assert.equal(c.startupProbe.failureThreshold, 30);
+        assert.equal(pod.status.containerStatuses[0].restartCount, 0, "never restarted");
+        const started = Date.parse(pod.status.containerStatuses[0].state.running.startedAt);
+        const ready = Date.parse(pod.status.conditions.find((x: any) => x.type === "Ready").lastTransitionTime);
+        // Both are kept to the second.
+        assert.ok(ready - started >= 19_000, `Ready ${(ready - started) / 1000} s after the start: it waited for the app`);
+        assert.match(await cluster.kubectlOk(["logs", pod.metadata.name, "-n", greeterNamespace]), /greeter starting: listening in 20s/);
+        const answers = await greeterAnswers(pod, 1);
+        assert.equal(answers.failures, 0, JSON.stringify(answers));
     });
 
     timed("O2. a health path the app does not serve fails `up`, naming the probe and the arg; the running pod keeps serving", async () => {

@@ -197,9 +197,10 @@ export class Janitor {
 
 /**
  * A throwaway registry (Debian's docker-registry) on a loopback port, which the
- * engine trusts over plain HTTP. Stopped, with its storage removed, by `stop`.
+ * engine trusts over plain HTTP; with `auth`, behind that login (htpasswd). Stopped, with its storage
+ * removed, by `stop`.
  */
-export async function startRegistry(): Promise<{ host: string; stop: () => void }> {
+export async function startRegistry(auth?: { username: string; password: string }): Promise<{ host: string; stop: () => void }> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dockyard-registry-"));
     const port = await new Promise<number>((resolve, reject) => {
         const probe = net.createServer().listen(0, "127.0.0.1", () => {
@@ -209,10 +210,20 @@ export async function startRegistry(): Promise<{ host: string; stop: () => void 
         probe.on("error", reject);
     });
     const config = path.join(dir, "config.yml");
-    fs.writeFileSync(config, `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:${port}\n`);
+    let authConfig = "";
+    if (auth) {
+        fs.writeFileSync(path.join(dir, "htpasswd"), execFileSync("htpasswd", ["-Bbn", auth.username, auth.password], { encoding: "utf8" }));
+        authConfig = `auth:\n  htpasswd:\n    realm: dockyard\n    path: ${dir}/htpasswd\n`;
+    }
+    fs.writeFileSync(config, `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:${port}\n${authConfig}`);
     const proc = spawn("docker-registry", ["serve", config], { stdio: "ignore" });
     const host = `127.0.0.1:${port}`;
-    await waitUntil(`the registry on ${host}`, 15_000, async () => ((await fetch(`http://${host}/v2/`).catch(() => undefined))?.ok ? true : undefined));
+    // Up once it answers the API: 200, or 401 with a login.
+    await waitUntil(`the registry on ${host}`, 15_000, async () => {
+        const res = await fetch(`http://${host}/v2/`).catch(() => undefined);
+        await res?.body?.cancel();
+        return res && (res.ok || res.status === 401) ? true : undefined;
+    });
     return {
         host,
         stop: () => {

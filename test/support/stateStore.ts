@@ -1,6 +1,7 @@
 // The end-to-end suite's shared state backend: a real S3-compatible object store (the Versity S3
 // Gateway, built by scripts/engines/versitygw.sh) serving a directory of the suite's, with its own
 // credentials and a bucket, the way CI points PULUMI_BACKEND_URL at a bucket. Always stopped.
+import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { type ChildProcess, execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
@@ -16,6 +17,11 @@ export interface StateStore {
     env: { AWS_ACCESS_KEY_ID: string; AWS_SECRET_ACCESS_KEY: string };
     /** The directory behind the bucket: `<bucket>/<prefix>/.pulumi/…`, for tests that look at the files. */
     root: string;
+    /**
+     * Writes an object under the prefix (`.pulumi/…`) through the S3 API, as the CLI writes one: the store keeps a
+     * checksum beside each object, so a file changed behind its back no longer reads.
+     */
+    put: (key: string, body: string) => Promise<void>;
     stop: () => void;
 }
 
@@ -62,6 +68,14 @@ export async function startStateStore(dir: string): Promise<StateStore> {
         backendUrl: `s3://dockyard-state/e2e?endpoint=${encodeURIComponent(endpoint)}&region=us-east-1&use_path_style=true`,
         env,
         root: path.join(root, "dockyard-state", "e2e"),
+        put: async (key, body) => {
+            const s3 = new S3Client({ endpoint, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY } });
+            try {
+                await s3.send(new PutObjectCommand({ Bucket: "dockyard-state", Key: `e2e/${key}`, Body: body }));
+            } finally {
+                s3.destroy();
+            }
+        },
         stop,
     };
 }
