@@ -183,7 +183,8 @@ export class GoApp extends pulumi.ComponentResource {
             this.workload = workload;
         } else {
             const registryCredentials = args.kubernetes?.registryCredentials ?? pullCredentials(args);
-            const imageSource = args.kind === "job" ? imageSourceOf(args) : undefined;
+            // The name the build was planned under, not planned again: the content tag walks the app's files.
+            const imageSource = args.kind === "job" ? this.image?.source : undefined;
             const workload = new KubernetesWorkload(`${name}-workload`, { ...kubernetesArgs(name, args), registryCredentials, imageSource, ...shared }, { parent: this });
             this.endpoint = workload.address;
             this.workload = workload;

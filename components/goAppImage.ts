@@ -160,6 +160,8 @@ export class GoAppImage extends pulumi.ComponentResource {
     public readonly imageName: pulumi.Output<string>;
     /** The content tag, `sha-` and 20 hex digits. */
     public readonly tag: pulumi.Output<string>;
+    /** `repository:<content tag>`, known before the build: what the image is built from, as a job's run record names it. */
+    public readonly source: string;
     /** The underlying build. */
     public readonly image: docker.Image;
     /** Whether the built stage has a `HEALTHCHECK` (its own or an earlier stage's), as its Dockerfile says. */
@@ -172,6 +174,7 @@ export class GoAppImage extends pulumi.ComponentResource {
         super("dockyard:image:GoAppImage", name, {}, opts);
 
         const { app, dockerfile, buildArgs, tag, imageName } = plannedImage(args);
+        this.source = imageName;
         const facts = readDockerfile(fs.readFileSync(dockerfile, "utf8"), args.target);
         this.hasHealthcheck = facts.healthcheck;
         this.exposedPorts = facts.exposedPorts;
