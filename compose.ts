@@ -1,9 +1,9 @@
 // The program's composition: one GoApp per configured app, on the stack's target.
-import { GoApp, RegistryLoginError, STACK_ANNOTATION, checkRegistryLogin, currentStackName, jobRunCompleted } from "@dockyard/components";
+import { type ClusterObject, GoApp, RegistryLoginError, STACK_ANNOTATION, checkRegistryLogin, currentStackName, jobRunCompleted } from "@dockyard/components";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PROMOTED, type StackPlan, parseStackConfig, readRawConfig, withEnvironmentDefaults, withPromotedImages } from "./config";
-import { type ClusterObject, refuseForeignObjects } from "./ownership";
+import { refuseForeignObjects } from "./ownership";
 
 /** What each app exports. */
 export interface AppOutputs {
@@ -57,7 +57,7 @@ export function compose(plan: StackPlan, sourceCommit?: string): Record<string, 
         const placed = namespace
             ? { ...args, kubernetes: { ...args.kubernetes, namespace: namespace.metadata.name } }
             : args.target === "docker"
-              ? { ...args, docker: { ...args.docker, labels: { ...args.docker?.labels, ...dockerStackLabels(name) } } }
+              ? { ...args, docker: { ...args.docker, labels: { ...args.docker?.labels, ...dockerAppLabels(name) } } }
               : args;
         const app = new GoApp(name, { ...placed, sourceCommit });
         outputs[name] = {
@@ -69,21 +69,12 @@ export function compose(plan: StackPlan, sourceCommit?: string): Record<string, 
     return outputs;
 }
 
-const STACK_LABEL = "dockyard.dev/stack";
-const PROJECT_DIR_LABEL = "dockyard.dev/project-dir";
-const APP_LABEL = "dockyard.dev/app";
-
 /**
- * Which stack, checkout and app a Docker container belongs to: `npm run recover:dev` finds containers an
- * interrupted update left behind by these, and nothing else on the engine is touched. Two checkouts of
- * the project have the same stack name but their own state, so the project folder is part of it.
+ * Which app a Docker container runs, beside the stack and project folder DockerWorkload labels it with
+ * (what `dockyard recover` finds a dead update's containers by).
  */
-export function dockerStackLabels(app: string): Record<string, string> {
-    return {
-        [STACK_LABEL]: currentStackName(),
-        [PROJECT_DIR_LABEL]: process.cwd(),
-        [APP_LABEL]: app,
-    };
+export function dockerAppLabels(app: string): Record<string, string> {
+    return { "dockyard.dev/app": app };
 }
 
 /**
@@ -130,6 +121,7 @@ export interface ProgramOptions {
     /**
      * Take every app's image, and the source commit, from this stack's outputs, as `promoteFrom` does: the
      * drift check names its own stack, so it compares the cluster with what is deployed, never with a new build.
+     * Default: `DOCKYARD_IMAGES_FROM`, which `dockyard drift` sets.
      */
     imagesFrom?: string;
 }
@@ -140,7 +132,7 @@ export interface ProgramOptions {
  * stack, the cluster checked for objects of the same names that are not this stack's, then composed.
  * `index.ts` and the Automation API's inline programs run it.
  */
-export async function program(env: NodeJS.ProcessEnv = process.env, opts: ProgramOptions = {}): Promise<ProgramOutputs> {
+export async function program(env: NodeJS.ProcessEnv = process.env, opts: ProgramOptions = { imagesFrom: env.DOCKYARD_IMAGES_FROM }): Promise<ProgramOutputs> {
     const raw = withEnvironmentDefaults(readRawConfig(), env);
     let plan = parseStackConfig(opts.imagesFrom ? { ...raw, promoteFrom: opts.imagesFrom } : raw, new pulumi.Config("dockyard").getSecret("registryPassword"));
     if (plan.registryLogin) {

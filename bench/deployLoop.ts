@@ -182,7 +182,7 @@ async function main() {
     const missing = missingTools(onPath, hasPlugin);
     if (missing.length > 0) {
         console.log(`deploy-loop: not measured. Missing: ${missing.join("; ")}.`);
-        console.log("The Pulumi CLI builds from Go modules (scripts/engines/pulumi.sh); the language host and the Docker provider do not (see bench/README.md).");
+        console.log("The Pulumi CLI builds from Go modules (test/harness/engines/pulumi.sh); the language host and the Docker provider do not (see bench/README.md).");
         return;
     }
     await ensureEngine();

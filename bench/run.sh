@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v go >/dev/null || export PATH="/usr/local/go/bin:$PATH"
-bash scripts/install-system.sh wrk
+bash .ci/install-system.sh wrk
 [[ -d node_modules ]] || npm ci
 npx tsc -b components
 npx ts-node --transpile-only bench/run.ts "$@"

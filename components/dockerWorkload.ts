@@ -4,6 +4,8 @@ import * as net from "net";
 import { type ArgProblem, checkInteger, checkOneOf, known, throwIfAny } from "./internal/problems";
 import { dockerCpus, dockerMemoryMiB } from "./internal/quantity";
 import { floatingImageProblem } from "./internal/imageRef";
+import { currentStackName } from "./kubernetesWorkload";
+import { PROJECT_DIR_LABEL, STACK_LABEL } from "./internal/stack";
 import { type ResourceQuantities, type WorkloadArgs, WORKLOAD_KINDS, provenance, validateEnv, validateQuantities } from "./types";
 
 export type DockerRestartPolicy = "no" | "on-failure" | "always" | "unless-stopped";
@@ -177,7 +179,8 @@ export class DockerWorkload extends pulumi.ComponentResource {
         const hostIp = args.hostIp ?? DOCKER_DEFAULTS.hostIp;
         const limits = { ...DOCKER_DEFAULTS.limits, ...args.limits };
         const labels = Object.entries(args.labels ?? {}).map(([label, value]) => ({ label, value }));
-        const containerLabels = [...labels, ...Object.entries(provenance(args.image, args.sourceCommit)).map(([label, value]) => ({ label, value }))];
+        const pairs = (record: Record<string, pulumi.Input<string>>) => Object.entries(record).map(([label, value]) => ({ label, value }));
+        const containerLabels = [...pairs(stackLabels()), ...labels, ...pairs(provenance(args.image, args.sourceCommit))];
 
         if (args.createNetwork) {
             this.network = new docker.Network(`${name}-network`, { driver: "bridge", labels }, { parent: this });
@@ -247,4 +250,9 @@ export class DockerWorkload extends pulumi.ComponentResource {
         }
         this.registerOutputs({ url: this.url, logs: this.logs, exitCode: this.exitCode });
     }
+}/** @internal */
+export function stackLabels(): Record<string, string> {
+    return { [STACK_LABEL]: currentStackName(), [PROJECT_DIR_LABEL]: process.cwd() };
 }
+
+

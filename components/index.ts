@@ -24,3 +24,4 @@ export { type WorkloadArgs, type WorkloadKind, WORKLOAD_KINDS, type ResourceQuan
 export { type ArgProblem, InvalidArgsError, formatProblem } from "./internal/problems";
 export { isDigestRef, isFloatingImageRef } from "./internal/imageRef";
 export { checkRegistryLogin, RegistryLoginError } from "./internal/registryLogin";
+export { type ClusterObject, type ClusterSettings, ClusterReadError, kubectlGet, kubectlResource, notOurs } from "./internal/cluster";

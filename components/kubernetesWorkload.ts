@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "crypto";
 import { type Autoscale, horizontalPodAutoscaler, validateAutoscale } from "./autoscaling";
 import { floatingImageProblem } from "./internal/imageRef";
+import { STACK_ANNOTATION, namesStack } from "./internal/stack";
 import { type ArgProblem, checkInteger, checkOneOf, known, throwIfAny } from "./internal/problems";
 import { dockerConfigJson } from "./internal/registryLogin";
 import { envVar, notReadyHook, podSpec, secretValues } from "./podSpec";
@@ -222,11 +223,7 @@ export function validateKubernetesWorkloadArgs(args: KubernetesWorkloadArgs): Ar
     return problems;
 }
 
-/**
- * The annotation on every object a workload makes, naming the stack that made it (`<project>/<stack>`): what
- * tells this stack's objects from anyone else's in the namespace.
- */
-export const STACK_ANNOTATION = "dockyard.dev/stack";
+export { STACK_ANNOTATION, namesStack };
 
 /**
  * The stack being deployed, as `STACK_ANNOTATION` carries it: `<project>/<stack>`. No organization and no
@@ -234,15 +231,6 @@ export const STACK_ANNOTATION = "dockyard.dev/stack";
  */
 export function currentStackName(): string {
     return `${pulumi.getProject()}/${pulumi.getStack()}`;
-}
-
-/**
- * Whether a `STACK_ANNOTATION` value names this stack (`<project>/<stack>`). Values written before it left the
- * organization out (`<organization>/<project>/<stack>`) count by their project and stack.
- */
-export function namesStack(annotation: string | undefined, stack: string): boolean {
-    const projectAndStack = (name: string) => name.split("/").slice(-2).join("/");
-    return annotation !== undefined && projectAndStack(annotation) === projectAndStack(stack);
 }
 
 /** An object a workload makes under a fixed name: the name another object in its namespace could already hold. */

@@ -1,4 +1,4 @@
-// The dev stack's commands (scripts/dev.sh) on a fresh clone, with the real Pulumi CLI and the real
+// The dev stack's commands (`npm run <verb>:dev`, the dockyard command) on a fresh clone, with the real Pulumi CLI and the real
 // Docker engine: the quick start's first step works before anything else exists and leaves every
 // tracked file as checked in; recover removes what an interrupted update left; prune keeps the
 // images in use. `pulumi up` itself needs the Docker provider, which no Go module serves: the
@@ -20,9 +20,9 @@ describe("dev stack commands on a fresh clone (real Pulumi CLI, real Docker)", f
     const label = "dockyard/dev";
     let env: NodeJS.ProcessEnv;
 
-    /** scripts/dev.sh in the clone, as `npm run <verb>:dev` runs it; never throws. */
-    function dev(args: string[], extra: NodeJS.ProcessEnv = {}) {
-        const r = spawnSync("bash", ["scripts/dev.sh", ...args], { cwd: clone, env: { ...env, ...extra }, encoding: "utf8" });
+    /** `npm run <verb>:dev -- <args>` in the clone; never throws. */
+    function dev([verb, ...args]: string[], extra: NodeJS.ProcessEnv = {}) {
+        const r = spawnSync("npm", ["run", "-s", `${verb}:dev`, "--", ...args], { cwd: clone, env: { ...env, ...extra }, encoding: "utf8" });
         return { code: r.status, out: `${r.stdout}${r.stderr}` };
     }
     function pulumi(args: string[], extra: NodeJS.ProcessEnv = {}): string {
@@ -38,7 +38,7 @@ describe("dev stack commands on a fresh clone (real Pulumi CLI, real Docker)", f
         fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(clone, "node_modules"));
         const bin = path.join(work, "bin");
         fs.mkdirSync(bin);
-        // dev.sh checks `docker version`: the client that talks to this engine.
+        // The Docker CLI that talks to this engine.
         fs.symlinkSync(dockerCli(), path.join(bin, "docker"));
         env = {
             ...process.env,
@@ -152,8 +152,18 @@ describe("dev stack commands on a fresh clone (real Pulumi CLI, real Docker)", f
             await dockerOk(["build", "-q", "-t", janitor.image(`${repo}:${tag}`), "-"], { input: (await import("stream")).Readable.from([`FROM scratch\nLABEL edit=${i}\n`]) });
         }
         const state = JSON.parse(pulumi(["stack", "export", "--stack", "dev"], { PULUMI_CONFIG_PASSPHRASE: "" }));
-        const root = state.deployment.resources.find((r: { type: string }) => r.type === "pulumi:pulumi:Stack");
-        root.outputs = { apps: { server: { imageRef: `${repo}:sha-live` } } };
+        // The image the stack runs, as its state holds it (prune reads the image resources, not the program's outputs).
+        const stackUrn = state.deployment.resources.find((r: { type: string }) => r.type === "pulumi:pulumi:Stack").urn;
+        const provider = state.deployment.resources.find((r: { type: string }) => r.type === "pulumi:providers:docker");
+        state.deployment.resources.push({
+            urn: "urn:pulumi:dev::dockyard::dockyard:index:GoApp$dockyard:image:GoAppImage$docker:index/image:Image::server-image-image",
+            custom: true,
+            id: `${repo}:sha-live`,
+            type: "docker:index/image:Image",
+            outputs: { imageName: `${repo}:sha-live` },
+            provider: `${provider.urn}::${provider.id}`,
+            parent: stackUrn,
+        });
         const file = path.join(work, "outputs.json");
         fs.writeFileSync(file, JSON.stringify(state));
         pulumi(["stack", "import", "--stack", "dev", "--file", file], { PULUMI_CONFIG_PASSPHRASE: "" });

@@ -557,11 +557,11 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
 
 
     // Deploys that die: the engine killed with SIGKILL (its whole process tree, as a killed runner) at three
-    // points, then `npm run recover` and `up`.
+    // points, then `dockyard recover` and `up`.
 
-    /** `npm run <script> -- --stack <name>`, in the engine's project directory, as a person would run it there. */
-    function stackTool(script: "recover" | "drift", stackName: string): Promise<{ code: number; stdout: string; stderr: string }> {
-        const args = ["-r", require.resolve("ts-node/register/transpile-only"), path.join(repoRoot, "scripts", `${script}.ts`), "--stack", stackName];
+    /** `dockyard <verb> --stack <name>`, in the engine's project directory, as a person would run it there. */
+    function stackTool(verb: "recover" | "drift", stackName: string): Promise<{ code: number; stdout: string; stderr: string }> {
+        const args = [path.join(repoRoot, "components", "bin", "cli", "main.js"), verb, "--stack", stackName];
         return run(process.execPath, args, { cwd: engine.workDir, env: { ...engine.env, TS_NODE_PROJECT: path.join(repoRoot, "tsconfig.json") } });
     }
     const recoverStack = (stackName: string) => stackTool("recover", stackName);

@@ -1,5 +1,5 @@
-// watch:dev's loop (scripts/watchDev.ts) with the real Pulumi engine on a file backend, the real file system,
-// the real Go compiler and devStack.ts's recovery. The dev stack's own resources need the Docker provider,
+// `dockyard watch`'s loop (components/cli/watch.ts) with the real Pulumi engine on a file backend, the real file
+// system, the real Go compiler and recover's recovery. The dev stack's own resources need the Docker provider,
 // which no Go module serves (REAL-ENGINES.md), so the program here stands in for compose.ts: one GoApp
 // component per app, whose `imageRef` carries the content tag its image would get, and which fails as the
 // image build would when the app does not compile. The saves, bursts, queue, engine updates, locks, Ctrl-C
@@ -12,9 +12,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { contentTag } from "../../components/internal/contentTag";
-import { sourcesOf } from "../../scripts/watch";
-import type { Watch } from "../../scripts/watchDev";
-import { startWatch } from "../../scripts/watchDev";
+import type { Watch } from "../../components/cli/watch";
+import { startWatch } from "../../components/cli/watch";
+import { sourcesOf } from "../../components/cli/watchChanges";
 import { dockerCli, ensureEngine, repoRoot, waitUntil } from "../support/docker";
 import { engineDir } from "../support/engine";
 

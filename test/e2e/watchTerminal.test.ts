@@ -61,9 +61,10 @@ describe("watch:dev in a real terminal (tmux): Ctrl-C as a person presses it", f
         fs.mkdirSync(path.join(project, ".pulumi-state"));
         fs.writeFileSync(path.join(project, "index.ts"), STAND_IN);
         fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(project, "node_modules"));
-        // What `npm run watch:dev` runs once dev.sh has set up (its `exec`), from this project's folder.
-        const watch = `node -r ts-node/register/transpile-only ${path.join(repoRoot, "scripts", "watchDev.ts")} dev`;
-        fs.writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "terminal", private: true, main: "index.ts", scripts: { "watch:dev": watch } }));
+        // What `npm run watch:dev` runs once the package is built: the dockyard command, from this project's folder.
+        const watch = `node ${path.join(repoRoot, "components", "bin", "cli", "main.js")} watch --stack dev --create`;
+        const manifest = { name: "terminal", private: true, main: "index.ts", scripts: { "watch:dev": watch }, dependencies: { "@dockyard/components": "0.1.0" } };
+        fs.writeFileSync(path.join(project, "package.json"), JSON.stringify(manifest));
         env = {
             PATH: `${engineDir("pulumi.sh")}:${path.dirname(process.execPath)}:${process.env.PATH}`,
             PULUMI_HOME: path.join(project, ".pulumi-home"),
@@ -106,7 +107,7 @@ describe("watch:dev in a real terminal (tmux): Ctrl-C as a person presses it", f
         // The CLI stopped at a safe point: it released its lock and left no operation pending.
         assert.deepEqual(fs.existsSync(locks) ? fs.readdirSync(locks) : [], [], "no lock left");
         assert.deepEqual(JSON.parse(pulumi(["stack", "export"])).deployment.pending_operations ?? [], []);
-        assert.equal(spawnSync("pgrep", ["-f", "watchDev.ts dev"]).status, 1, "no watcher left running");
+        assert.equal(spawnSync("pgrep", ["-f", "cli/main.js watch --stack dev"]).status, 1, "no watcher left running");
 
         fs.rmSync(path.join(project, "delay-ms"));
         fs.rmSync(path.join(project, "running"));

@@ -1,7 +1,7 @@
 // The component package as an outside program gets it: packed, installed from
 // the tarball into a fresh project, used from JavaScript and type-checked from TypeScript.
 import { strict as assert } from "assert";
-import { execFileSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -20,12 +20,14 @@ function floor(pkg: string): string {
     return m[1];
 }
 
-// The package is tested with the SDKs this program uses and with the oldest its peer ranges promise.
+// The package is tested with the SDKs this program uses and with the oldest its peer ranges promise
+// (the Pulumi SDKs; the S3 client is an optional peer only `dockyard recover` loads, on an S3 backend).
 const sdkSets: { name: string; version: (pkg: string) => string }[] = [
     { name: "the current SDKs", version: installedVersion },
     { name: "the oldest SDKs its peer ranges admit", version: floor },
 ];
 const sdks = ["@pulumi/pulumi", "@pulumi/docker", "@pulumi/kubernetes"];
+const VERBS = ["up", "preview", "destroy", "watch", "recover", "drift", "prune", "preview-comment", "build-log"];
 
 const program = `
 const pulumi = require("@pulumi/pulumi");
@@ -84,7 +86,10 @@ describe("the published component package", function () {
         assert.deepEqual(files.filter((f) => /tsbuildinfo|\.map$/.test(f)), []);
     });
 
-    it("names every SDK it needs as a peer", () => assert.deepEqual(Object.keys(peers).sort(), [...sdks].sort()));
+    it("names every SDK it needs as a peer; the S3 client (recover in an S3 backend only) as an optional one", () => {
+        assert.deepEqual(Object.keys(peers).sort(), [...sdks, "@aws-sdk/client-s3"].sort());
+        assert.deepEqual(readJson("components", "package.json").peerDependenciesMeta, { "@aws-sdk/client-s3": { optional: true } });
+    });
 
     for (const set of sdkSets) {
         describe(`installed from its tarball beside ${set.name}`, () => {
@@ -135,6 +140,56 @@ describe("the published component package", function () {
                 assert.match(warnings, /app "greeter": build arg GO_IMAGE \(from goImage\) is not declared in \S+greeter\/Dockerfile, so the build ignores it/);
                 assert.match(warnings, /greeter-workload: the image has no HEALTHCHECK, so `pulumi up` waits only for the container to be running/);
                 assert.match(warnings, /the Dockerfile EXPOSEs 9090 but port is 8080 \(the default\)/);
+            });
+
+            it("ships the dockyard command: --help lists every verb, and each verb says its usage and exit codes", () => {
+                const help = sh("npx", ["--no-install", "dockyard", "--help"], project);
+                for (const verb of VERBS) {
+                    assert.match(help, new RegExp(`^  ${verb}\\s+\\S`, "m"), `dockyard --help lists ${verb}`);
+                    const own = sh("npx", ["--no-install", "dockyard", verb, "--help"], project);
+                    assert.match(own, new RegExp(`^usage: .*dockyard ${verb}\\b`, "m"));
+                    assert.match(own, /^Exit codes: \d+ /m);
+                }
+            });
+
+            // Refusals do not depend on the SDKs' versions: checked once.
+            if (set === sdkSets[0]) it("dockyard refuses bad input by name, exit code 2, before it touches anything", () => {
+                const dockyard = (args: string[], cwd = project, env: NodeJS.ProcessEnv = {}) => {
+                    // The project's installed command, run from elsewhere too (a folder outside any project).
+                    const r = spawnSync(path.join(project, "node_modules", ".bin", "dockyard"), args, { cwd, env: { ...process.env, ...env }, encoding: "utf8" });
+                    return { code: r.status, err: r.stderr };
+                };
+                // A CLI that knows one stack, dev, and answers nothing else: what a refusal may ask before it refuses.
+                const fake = path.join(project, "fake-pulumi");
+                fs.writeFileSync(fake, `#!/bin/sh\n[ "$1 $2 $3" = "stack ls --json" ] && echo '[{"name":"dev"}]' && exit 0\necho "not expected: $*" >&2; exit 3\n`, { mode: 0o755 });
+                const outside = fs.mkdtempSync(path.join(os.tmpdir(), "dockyard-outside-"));
+                fs.writeFileSync(path.join(project, "Pulumi.yaml"), "name: consumer\nruntime: nodejs\n");
+                const other = path.join(outside, "other");
+                fs.mkdirSync(other);
+                fs.writeFileSync(path.join(other, "Pulumi.yaml"), "name: other\nruntime: nodejs\n");
+                fs.writeFileSync(path.join(other, "package.json"), JSON.stringify({ name: "other", dependencies: { "@pulumi/pulumi": "^3" } }));
+                const cases: [string[], string, RegExp, NodeJS.ProcessEnv?][] = [
+                    [["deploy"], project, /no verb "deploy" \(verbs: up, preview, destroy, watch, recover, drift, prune, preview-comment, build-log\)/],
+                    [["drift"], project, /dockyard drift: --stack is required\nusage: dockyard drift --stack <name>/],
+                    [["recover", "--stack", "dev", "--forse"], project, /dockyard recover: not understood: --forse/],
+                    [["prune", "--stack", "dev", "--keep", "x"], project, /--keep x: want a whole number/],
+                    [["preview-comment", "--stack", "dev", "--output", "p.txt", "--run-url", "u", "--succeeded", "maybe"], project, /--succeeded maybe: want true or false/],
+                    [["recover", "--stack", "dev"], outside, /no Pulumi.yaml in \S+ or above it: run dockyard inside a Pulumi project/],
+                    [["drift", "--stack", "dev"], other, /project other \(\S+\) does not use @dockyard\/components/],
+                    [["recover", "--stack", "dev"], project, /the Pulumi CLI is not on PATH/, { PULUMI: path.join(outside, "no-such-pulumi") }],
+                    [["drift", "--stack", "prod"], project, /--stack prod: project consumer has no such stack on this backend \(it has: dev\)/, { PULUMI: fake }],
+                    [["prune", "--stack", "staging"], project, /--stack staging: project consumer has no such stack/, { PULUMI: fake }],
+                ];
+                try {
+                    for (const [args, cwd, message, env] of cases) {
+                        const r = dockyard(args, cwd, env);
+                        assert.equal(r.code, 2, `dockyard ${args.join(" ")}: ${r.err}`);
+                        assert.match(r.err, message);
+                    }
+                } finally {
+                    fs.rmSync(outside, { recursive: true, force: true });
+                    fs.rmSync(path.join(project, "Pulumi.yaml"));
+                }
             });
 
             it("type-checks a TypeScript consumer, and keeps internals out of the declarations", () => {

@@ -1,4 +1,4 @@
-// The end-to-end suite's real cluster: started by scripts/e2e-cluster.sh and always stopped, on
+// The end-to-end suite's real cluster: started by test/harness/cluster.sh and always stopped, on
 // success, failure, process exit or Ctrl-C, with the host put back as it was. Or, with
 // DOCKYARD_E2E_KUBECONFIG and DOCKYARD_E2E_REGISTRY* set, a cluster and registry of one's own,
 // used as they are and left running.
@@ -9,7 +9,7 @@ import * as path from "path";
 import { Readable } from "stream";
 import { repoRoot, type RunResult, run } from "./docker";
 
-const script = path.join(repoRoot, "scripts", "e2e-cluster.sh");
+const script = path.join(repoRoot, "test", "harness", "cluster.sh");
 
 export interface ClusterInfo {
     kubeconfig: string;
@@ -54,7 +54,7 @@ export class Cluster {
         if (!env.DOCKYARD_E2E_KUBECONFIG) return Cluster.startLocal();
         const missing = ["DOCKYARD_E2E_REGISTRY", "DOCKYARD_E2E_REGISTRY_USERNAME", "DOCKYARD_E2E_REGISTRY_PASSWORD"].filter((k) => !env[k]);
         if (missing.length) throw new Error(`DOCKYARD_E2E_KUBECONFIG is set, so these must be too: ${missing.join(", ")}`);
-        const kubectl = execFileSync("bash", [path.join(repoRoot, "scripts", "engines", "kubernetes.sh")], { stdio: ["ignore", "pipe", "inherit"] }).toString().trim();
+        const kubectl = execFileSync("bash", [path.join(repoRoot, "test", "harness", "engines", "kubernetes.sh")], { stdio: ["ignore", "pipe", "inherit"] }).toString().trim();
         const info: ClusterInfo = {
             kubeconfig: env.DOCKYARD_E2E_KUBECONFIG,
             kubectl: path.join(kubectl, "kubectl"),
@@ -74,7 +74,7 @@ export class Cluster {
             child.on("error", reject);
             child.on("close", (code) => resolve(code ?? -1));
         });
-        if (r !== 0) throw new Error(`the end-to-end cluster did not start (scripts/e2e-cluster.sh up exited ${r}; its output is above)`);
+        if (r !== 0) throw new Error(`the end-to-end cluster did not start (test/harness/cluster.sh up exited ${r}; its output is above)`);
         return new Cluster(JSON.parse(fs.readFileSync(path.join(stateDir, "cluster.json"), "utf8")), stateDir);
     }
 

@@ -1,5 +1,5 @@
 // The real Pulumi engine for the end-to-end suite: the CLI and the Kubernetes provider built from Go
-// modules (scripts/engines, cached outside the clone), driven through the Automation API with inline
+// modules (test/harness/engines, cached outside the clone), driven through the Automation API with inline
 // programs, which need no language host. State lives in the bucket of an S3-compatible store the suite
 // runs (test/support/stateStore.ts), or in a file backend in a temp dir.
 import * as automation from "@pulumi/pulumi/automation";
@@ -10,7 +10,7 @@ import { repoRoot } from "./docker";
 
 /** Builds (once, then cached) and locates an engine binary's directory. */
 export function engineDir(script: string): string {
-    return execFileSync("bash", [path.join(repoRoot, "scripts", "engines", script)], { stdio: ["ignore", "pipe", "inherit"] }).toString().trim();
+    return execFileSync("bash", [path.join(repoRoot, "test", "harness", "engines", script)], { stdio: ["ignore", "pipe", "inherit"] }).toString().trim();
 }
 
 export interface Engine {
@@ -31,6 +31,11 @@ export async function startEngine(kubeconfig: string, home: string, backend?: { 
     fs.mkdirSync(path.join(home, "state"), { recursive: true });
     // The workspace writes Pulumi.yaml and stack files into its directory: never the repository's.
     fs.mkdirSync(path.join(home, "project"));
+    // A project as a consumer's would be, whose program is this repository's: `dockyard` run there loads it.
+    const project = path.join(home, "project");
+    fs.writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "e2e", private: true, main: "index.js", dependencies: { "@dockyard/components": "0.1.0" } }));
+    fs.writeFileSync(path.join(project, "index.js"), `module.exports = require(${JSON.stringify(path.join(repoRoot, "index.ts"))});\n`);
+    fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(project, "node_modules"));
     const pulumiCommand = await automation.PulumiCommand.get({ root: path.dirname(cli) });
     const envVars = {
         // The provider found on PATH is the one the engine uses (it says so in a warning).

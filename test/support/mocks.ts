@@ -2,7 +2,8 @@
 // answers with the outputs the real providers would compute.
 import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "crypto";
-import { type ClusterObject, type PlannedObject, useClusterReader } from "../../ownership";
+import type { ClusterObject } from "../../components/internal/cluster";
+import { type PlannedObject, useClusterReader } from "../../ownership";
 
 export interface Registration {
     type: string;

@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import YAML from "yaml";
 import { repoRoot } from "./docker";
-import type { ClusterObject } from "../../ownership";
+import type { ClusterObject } from "../../components/internal/cluster";
 import { clusterDouble, known, resetRegistrations, stackOutputs, useMocks } from "./mocks";
 
 import type main from "../../index";

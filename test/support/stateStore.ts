@@ -1,5 +1,5 @@
 // The end-to-end suite's shared state backend: a real S3-compatible object store (the Versity S3
-// Gateway, built by scripts/engines/versitygw.sh) serving a directory of the suite's, with its own
+// Gateway, built by test/harness/engines/versitygw.sh) serving a directory of the suite's, with its own
 // credentials and a bucket, the way CI points PULUMI_BACKEND_URL at a bucket. Always stopped.
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { type ChildProcess, execFileSync, spawn } from "child_process";

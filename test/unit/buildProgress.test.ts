@@ -1,6 +1,6 @@
-// scripts/buildProgress.ts: the docker provider's build progress dropped from a log, everything else kept.
+// components/cli/buildProgress.ts: the docker provider's build progress dropped from a log, everything else kept.
 import { strict as assert } from "assert";
-import { withoutBuildProgress } from "../../scripts/buildProgress";
+import { withoutBuildProgress } from "../../components/cli/buildProgress";
 
 const HEX = "0ebf17c959d8566c5bcc306ddf785a5c179923282ed86ab46f52bd9a69cb0e04";
 

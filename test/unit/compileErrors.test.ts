@@ -1,6 +1,6 @@
-// scripts/compile-errors.sh: what `npm run up:dev`/`preview:dev` print after a failed build, from the real Go toolchain.
+// components/cli/compileErrors.ts: what `dockyard up`/`preview`/`watch` print after a failed build, from the real Go toolchain.
 import { strict as assert } from "assert";
-import { spawnSync } from "child_process";
+import { compileErrors as errorsOf, goAppDirs } from "../../components/cli/compileErrors";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -8,11 +8,11 @@ import * as path from "path";
 const repoRoot = path.resolve(__dirname, "..", "..");
 
 function compileErrors(appsDir: string, ...apps: string[]) {
-    const r = spawnSync("bash", [path.join(repoRoot, "scripts", "compile-errors.sh"), appsDir, ...apps], { encoding: "utf8" });
-    return { code: r.status, out: r.stdout + r.stderr };
+    const out = errorsOf(goAppDirs(appsDir, apps.length > 0 ? apps : undefined));
+    return { code: out ? 1 : 0, out };
 }
 
-describe("compile-errors.sh", function () {
+describe("compileErrors", function () {
     this.timeout(180_000);
     let apps: string;
     beforeEach(() => {

@@ -97,10 +97,12 @@ describe("DockerWorkload", () => {
         assert.equal(rec.options.get("named-container")?.deleteBeforeReplace, true);
     });
 
-    it("labels the container with the image and the commit it was built from", async () => {
+    it("labels the container with its stack and project folder (what recover finds it by), the image and the commit it was built from", async () => {
         const w = new DockerWorkload("traced", { image: IMAGE_REF, sourceCommit: "0123abc" });
         await known(w.container.urn);
         assert.deepEqual(registered("docker:index/container:Container", "traced-container").inputs.labels, [
+            { label: "dockyard.dev/stack", value: "dockyard/test" },
+            { label: "dockyard.dev/project-dir", value: process.cwd() },
             { label: "dockyard.dev/image", value: IMAGE_REF },
             { label: "dockyard.dev/source-commit", value: "0123abc" },
         ]);
@@ -124,8 +126,10 @@ describe("DockerWorkload", () => {
         assert.equal(c.memorySwap, 1024);
         assert.deepEqual(c.envs, ["PORT=8080", "LOG_LEVEL=debug"]);
         assert.deepEqual(c.command, ["-v"]);
-        // The caller's labels, then what runs: the image it was started from.
+        // Whose it is, the caller's labels, then what runs: the image it was started from.
         assert.deepEqual(c.labels, [
+            { label: "dockyard.dev/stack", value: "dockyard/test" },
+            { label: "dockyard.dev/project-dir", value: process.cwd() },
             { label: "team", value: "edge" },
             { label: "dockyard.dev/image", value: IMAGE_REF },
         ]);

@@ -1,7 +1,7 @@
-// scripts/drift.ts: the short list a refreshed preview's events make.
+// components/cli/drift.ts: the short list a refreshed preview's events make.
 import type * as automation from "@pulumi/pulumi/automation";
 import { strict as assert } from "assert";
-import { driftFrom, formatDrift } from "../../scripts/drift";
+import { driftFrom, formatDrift } from "../../components/cli/drift";
 
 const urn = (type: string, name: string) => `urn:pulumi:staging::dockyard::dockyard:index:GoApp$${type}::${name}`;
 function step(op: string, type: string, name: string, extra: Partial<automation.StepEventMetadata> = {}): automation.EngineEvent {

@@ -1,4 +1,4 @@
-// scripts/install-system.sh's choice of Debian packages on made-up machines: an engine already there
+// .ci/install-system.sh's choice of Debian packages on made-up machines: an engine already there
 // (Docker CE on GitHub's runners) is used as it is, Debian's is installed only where none is.
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
@@ -18,7 +18,7 @@ function plan(commands: string[], installed: string[]): string[] {
         // dpkg-query -W -f '${Status}' <pkg>: installed only when listed.
         const dpkg = `#!/bin/bash\ncase " ${installed.join(" ")} " in *" \${!#} "*) printf 'install ok installed' ;; *) exit 1 ;; esac\n`;
         fs.writeFileSync(path.join(bin, "dpkg-query"), dpkg, { mode: 0o755 });
-        const r = spawnSync("/bin/bash", [path.join(repoRoot, "scripts", "install-system.sh")], {
+        const r = spawnSync("/bin/bash", [path.join(repoRoot, ".ci", "install-system.sh")], {
             encoding: "utf8",
             env: { PATH: bin, DOCKYARD_INSTALL_PLAN: "1" },
         });

@@ -2,7 +2,8 @@
 // (checked against what it really registers), and the real program refusing before it registers anything.
 import { strict as assert } from "assert";
 import { GoApp, type GoAppArgs, STACK_ANNOTATION } from "../../components";
-import { type ClusterObject, ForeignObjectsError, type PlannedObject, foreignObjects, kubectlResource, notOurs } from "../../ownership";
+import { type ClusterObject, kubectlResource, notOurs } from "../../components/internal/cluster";
+import { ForeignObjectsError, type PlannedObject, foreignObjects } from "../../ownership";
 import { allRegistrations, clusterDouble, known, resetRegistrations, settle, useMocks } from "../support/mocks";
 import { runProgram, stackConfig } from "../support/stacks";
 

@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { COMMENT_LIMIT, changeSummary, commentMarker, policyViolations, promotedDigests, renderPreviewComment } from "../../scripts/previewComment";
+import { COMMENT_LIMIT, changeSummary, commentMarker, policyViolations, promotedDigests, renderPreviewComment } from "../../components/cli/previewComment";
 
 const preview = (resources: number) => `Previewing update (staging):
      Type                              Name                        Plan

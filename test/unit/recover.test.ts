@@ -1,8 +1,8 @@
-// scripts/recover.ts: reading the CLI's lock error, deciding whether a lock may go, and resolving each
+// components/cli/recover.ts: reading the CLI's lock error, deciding whether a lock may go, and resolving each
 // pending create against what the cluster holds.
 import { strict as assert } from "assert";
-import type { ClusterObject } from "../../ownership";
-import { type PendingOperation, lockFile, locksInError, lockVerdict, pendingObject, refreshArgs, resolvePendingCreates, s3Lock } from "../../scripts/recover";
+import type { ClusterObject } from "../../components/internal/cluster";
+import { type PendingOperation, lockFile, locksInError, lockVerdict, pendingObject, refreshArgs, resolvePendingCreates, s3Lock } from "../../components/cli/recover";
 
 const STACK = "dockyard/staging";
 const LOCKED = [

@@ -8,11 +8,11 @@ import { parse } from "yaml";
 import { repoRoot } from "../support/docker";
 
 const read = (...at: string[]) => fs.readFileSync(path.join(repoRoot, ...at), "utf8");
-const engineScript = (name: string) => read("scripts", "engines", name);
+const engineScript = (name: string) => read("test", "harness", "engines", name);
 const json = (...at: string[]) => JSON.parse(read(...at));
 const pulumiVersion = read(".pulumi.version").trim();
 const nodeVersion = read(".node-version").trim();
-const olderNode = /install-node\.sh (\d+\.\d+\.\d+)/.exec(read("scripts", "test-node22.sh"))?.[1];
+const olderNode = /install-node\.sh (\d+\.\d+\.\d+)/.exec(read("test", "node22", "run.sh"))?.[1];
 
 interface Step { uses?: string; with?: Record<string, string> }
 function steps(): { file: string; step: Step }[] {
@@ -50,7 +50,7 @@ describe("toolchain versions", () => {
     });
 
     it("engines admit the Node.js CI runs on and the older LTS it also tests, and refuse Node 20", () => {
-        assert.ok(olderNode, "scripts/test-node22.sh names no Node.js version");
+        assert.ok(olderNode, "test/node22/run.sh names no Node.js version");
         for (const pkg of [json("package.json"), json("components", "package.json")]) {
             const range = pkg.engines.node;
             assert.ok(semver.satisfies(nodeVersion, range), `${pkg.name}: ${range} refuses ${nodeVersion}`);
@@ -67,15 +67,15 @@ describe("toolchain versions", () => {
     });
 
     it("the engine cache key covers every file that pins an engine's version", () => {
-        // A file an engine script reads its version from (`../../.pulumi.version`) must change the key, or a
+        // A file an engine script reads its version from (`../../../.pulumi.version`) must change the key, or a
         // bumped version keeps hitting the old cache: rebuilt on every run, never saved again.
-        const pinned = fs.readdirSync(path.join(repoRoot, "scripts", "engines")).flatMap((f) => [...engineScript(f).matchAll(/\.\.\/\.\.\/([\w.-]+)/g)].map((m) => m[1]));
+        const pinned = fs.readdirSync(path.join(repoRoot, "test", "harness", "engines")).flatMap((f) => [...engineScript(f).matchAll(/(?:\.\.\/)+([\w.-]+)/g)].map((m) => m[1]));
         assert.ok(pinned.includes(".pulumi.version"), `the engine scripts read ${pinned.join(", ")}`);
         const caches = steps().filter(({ step }) => step.uses?.startsWith("actions/cache@") && String(step.with?.path).includes("engines"));
         assert.ok(caches.length >= 2, `found ${caches.length} engine cache steps`);
         for (const { file, step } of caches) {
             const key = String(step.with?.key);
-            for (const f of ["scripts/engines/*.sh", ...pinned]) assert.ok(key.includes(`'${f}'`), `${file}: the key ${key} misses ${f}`);
+            for (const f of ["test/harness/engines/*.sh", ...pinned]) assert.ok(key.includes(`'${f}'`), `${file}: the key ${key} misses ${f}`);
         }
     });
 

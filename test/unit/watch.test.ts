@@ -1,4 +1,4 @@
-// scripts/watch.ts: what watch:dev counts as a change, when it updates, and what it prints.
+// components/cli/watchChanges.ts: what `dockyard watch` counts as a change, when it updates, and what it prints.
 import type * as automation from "@pulumi/pulumi/automation";
 import { strict as assert } from "assert";
 import * as fs from "fs";
@@ -7,7 +7,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { contentTag } from "../../components/internal/contentTag";
-import { UpdateQueue, appLine, buildFiles, changes, engineErrors, firstAnswer, isEmpty, shortImage, sourcesOf, stepsByApp, takeState } from "../../scripts/watch";
+import { UpdateQueue, appLine, buildFiles, changes, engineErrors, firstAnswer, isEmpty, shortImage, sourcesOf, stepsByApp, takeState } from "../../components/cli/watchChanges";
 
 const repoRoot = path.resolve(__dirname, "..", "..");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -16,7 +16,7 @@ describe("watch: sources and changes", () => {
     let root: string;
     const write = (file: string, text: string) => fs.writeFileSync(path.join(root, file), text);
     const read = (file: string) => fs.readFileSync(path.join(root, file), "utf8");
-    const state = () => takeState(root, sourcesOf(root, "dev"));
+    const state = () => takeState(root, sourcesOf(root, "dev", ["components"]));
 
     beforeEach(() => {
         root = fs.mkdtempSync(path.join(os.tmpdir(), "dockyard-watch-"));
@@ -26,12 +26,13 @@ describe("watch: sources and changes", () => {
     });
     afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
-    it("takes the apps and their folder from the stack's config, and the program's files from the project", () => {
-        const sources = sourcesOf(root, "dev");
+    it("takes the apps and their folder from the stack's config, the program's files from the project, and the packages named", () => {
+        const sources = sourcesOf(root, "dev", ["components"]);
         assert.deepEqual(sources.apps, { hello: path.join("apps", "hello"), server: path.join("apps", "server") });
         assert.deepEqual(sources.program, ["Pulumi.dev.yaml", "Pulumi.yaml", "compose.ts", "index.ts"]);
-        assert.ok(sources.components.includes("components/goAppImage.ts") && sources.components.includes("components/internal/contentTag.ts"));
-        assert.ok(sources.components.every((f) => !f.startsWith("components/bin/")));
+        assert.ok(sources.packages.includes("components/goAppImage.ts") && sources.packages.includes("components/internal/contentTag.ts"));
+        assert.ok(sources.packages.every((f) => !f.startsWith("components/bin/")));
+        assert.deepEqual(sourcesOf(root, "dev").packages, [], "no package unless named");
         write("Pulumi.dev.yaml", read("Pulumi.dev.yaml").replace("config:\n", "config:\n  dockyard:appsDir: services\n"));
         assert.deepEqual(sourcesOf(root, "dev").apps, { hello: path.join("services", "hello"), server: path.join("services", "server") });
     });
@@ -46,7 +47,7 @@ describe("watch: sources and changes", () => {
         fs.appendFileSync(path.join(root, "apps", "server", "server_test.go"), "\n// edited\n");
         assert.ok(isEmpty(changes(before, state())));
         fs.appendFileSync(path.join(root, "apps", "server", "server.go"), "\n// edited\n");
-        assert.deepEqual(changes(before, state()), { apps: { server: ["server.go"] }, program: [], components: [] });
+        assert.deepEqual(changes(before, state()), { apps: { server: ["server.go"] }, program: [], packages: [] });
     });
 
     it("counts a change exactly when the image's content tag changes", () => {
@@ -71,7 +72,7 @@ describe("watch: sources and changes", () => {
         assert.deepEqual(changes(before, state()).apps, { server: ["main_test.go", "server_test.go"] });
     });
 
-    it("names removed and added files, program files, components and the stack's config", () => {
+    it("names removed and added files, program files, packages and the stack's config", () => {
         const before = state();
         fs.rmSync(path.join(root, "apps", "server", "drain.go"));
         write("apps/hello/extra.go", "package main\n");
@@ -83,7 +84,7 @@ describe("watch: sources and changes", () => {
         assert.deepEqual(changes(before, state()), {
             apps: { hello: ["extra.go"], server: ["drain.go"] },
             program: ["Pulumi.dev.yaml", "compose.ts"],
-            components: ["components/goApp.ts"],
+            packages: ["components/goApp.ts"],
         });
     });
 });

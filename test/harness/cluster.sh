@@ -221,7 +221,7 @@ EOF
 # image, saved once and imported into each node's containerd.
 pause_image() {
     local d=$S/pause; mkdir -p "$d"
-    (cd "$here/../test/e2e/tools" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$d/pause" ./cmd/pause)
+    (cd "$here/../e2e/tools" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$d/pause" ./cmd/pause)
     printf 'FROM scratch\nCOPY pause /pause\nENTRYPOINT ["/pause"]\n' > "$d/Dockerfile"
     local docker=/usr/bin/docker; [[ -x $docker ]] || docker=docker
     DOCKER_BUILDKIT=1 "$docker" build -q -t dockyard.local/pause:1 "$d" >/dev/null

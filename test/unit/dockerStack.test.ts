@@ -1,11 +1,13 @@
-// The dev stack's housekeeping (scripts/devStack.ts): which containers recover removes and which tags prune does, before they touch the engine.
+// A Docker-target stack's housekeeping (components/cli/containers.ts, prune.ts): which containers recover removes
+// and which tags prune does, before they touch the engine.
 import { strict as assert } from "assert";
-import { type LocalTag, imagesInUse, orphanContainers, repositoryOf, tagsToPrune } from "../../scripts/devStack";
+import { orphanContainers } from "../../components/cli/containers";
+import { type LocalTag, imagesInUse, repositoryOf, tagsToPrune } from "../../components/cli/prune";
 
 const CONTAINER = "docker:index/container:Container";
 const container = (id: string) => ({ id, name: `c-${id}`, state: "running" });
 
-describe("devStack", () => {
+describe("a Docker-target stack's containers and tags", () => {
     describe("orphanContainers", () => {
         const state = {
             deployment: {
@@ -65,10 +67,18 @@ describe("devStack", () => {
         assert.equal(repositoryOf("localhost:5000/server"), "localhost:5000/server");
     });
 
-    it("takes the image refs from the stack's apps output", () => {
-        assert.deepEqual(imagesInUse({ server: { imageRef: "dockyard/server:sha-1" }, hello: { imageRef: "dockyard/hello:sha-2" }, odd: {} }), [
-            "dockyard/server:sha-1",
-            "dockyard/hello:sha-2",
-        ]);
+    it("takes the images in use from the stack's image resources, whatever the program outputs", () => {
+        const state = {
+            deployment: {
+                resources: [
+                    { type: "docker:index/image:Image", outputs: { imageName: "dockyard/server:sha-1" } },
+                    { type: "docker:index/image:Image", outputs: { imageName: "dockyard/hello:sha-2" } },
+                    { type: "docker:index/image:Image", outputs: {} },
+                    { type: "docker:index/container:Container", outputs: { image: "sha256:abc" } },
+                ],
+            },
+        };
+        assert.deepEqual(imagesInUse(state), ["dockyard/hello:sha-2", "dockyard/server:sha-1"]);
+        assert.deepEqual(imagesInUse({ deployment: {} }), []);
     });
 });

@@ -1,22 +1,26 @@
-// `npm run watch:dev` (scripts/dev.sh watch): deploys the dev stack, then keeps it in step with the files.
-// Each app's build context (its .dockerignore honoured), the program, the components and Pulumi.dev.yaml
-// are watched; a burst of saves gives one update, never two at once, and a save during one queues one more.
-// The program runs in this process (an inline program: no language host, no TypeScript compile per update)
-// and is loaded again after a change to it or to the components. Ctrl-C lets the update under way end;
-// twice stops at once, and the next watch:dev or up:dev recovers the stack (recover.ts).
-import * as automation from "@pulumi/pulumi/automation";
+// dockyard watch --stack <stack>: deploys a Docker-target stack, then keeps it in step with the files. Each
+// app's build context (its .dockerignore honoured), the program and the stack's config are watched, and the
+// local packages named by --also; a burst of saves gives one update, never two at once, and a save during one
+// queues one more. The program runs in this process (an inline program: no language host, no TypeScript
+// compile per update) and is loaded again after a change to it. Ctrl-C lets the update under way end; twice
+// stops at once, and the next watch or up recovers the stack (recover.ts).
+// Types only at load: the SDK loads when a verb runs, so `dockyard --help` and refusals stay quick.
+import type * as automation from "@pulumi/pulumi/automation";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { recover } from "./recover";
-import type { AppResult, Changes, SourceState, Sources } from "./watch";
-import { UpdateQueue, appLine, changes, engineErrors, firstAnswer, isEmpty, sourcesOf, stepsByApp, takeState } from "./watch";
+import { compileErrors } from "./compileErrors";
+import { UsageError, findProject, parseArgs, projectName, projectProgram, required, selectStack } from "./project";
+import { recoverStack } from "./recover";
+import type { Verb } from "./verb";
+import type { AppResult, Changes, SourceState } from "./watchChanges";
+import { UpdateQueue, appLine, changes, engineErrors, firstAnswer, isEmpty, sourcesOf, stepsByApp, takeState } from "./watchChanges";
 
 export interface WatchOptions {
     /** The project directory. */
     root: string;
     stack: string;
-    /** The program to deploy, loaded again after the program or components change. Default: the project's entry point. */
+    /** The program to deploy, loaded again after the program or a package changes. Default: the project's entry point. */
     loadProgram?: () => automation.PulumiFn;
     /** Where the lines go. Default: stdout. */
     log?: (line: string) => void;
@@ -27,6 +31,10 @@ export interface WatchOptions {
      * itself (one process group): passed on as well, a first Ctrl-C would count twice.
      */
     forwardInterrupt?: boolean;
+    /** Local packages the program is built from (project-relative folders), watched like the program. Default: none. */
+    packages?: string[];
+    /** A shell command run in the project before the program is loaded again after a package changed (its build). Default: none. */
+    prepare?: string;
 }
 
 export interface Watch {
@@ -43,16 +51,17 @@ const since = (start: number) => (Date.now() - start) / 1000;
 
 export async function startWatch(opts: WatchOptions): Promise<Watch> {
     const { root, stack: stackName } = opts;
+    const packages = opts.packages ?? [];
     const log = opts.log ?? ((line: string) => process.stdout.write(`${line}\n`));
     const loadProgram = opts.loadProgram ?? (() => projectProgram(root));
 
     let program = loadProgram();
-    const stack = await automation.LocalWorkspace.createOrSelectStack(
-        { stackName, projectName: "dockyard", program: () => program() },
-        { workDir: root, pulumiCommand: withoutRefresh(await automation.PulumiCommand.get({ skipVersionCheck: true })) },
+    const stack = await (await import("@pulumi/pulumi/automation")).LocalWorkspace.createOrSelectStack(
+        { stackName, projectName: projectName(root), program: () => program() },
+        { workDir: root, pulumiCommand: withoutRefresh(await (await import("@pulumi/pulumi/automation")).PulumiCommand.get({ skipVersionCheck: true })) },
     );
     // What a killed run left (a lock, a container holding the port, pending operations) goes before the first update.
-    await recover(stackName, {
+    await recoverStack(stackName, {
         force: false,
         projectDir: root,
         log: (line) => {
@@ -60,14 +69,14 @@ export async function startWatch(opts: WatchOptions): Promise<Watch> {
         },
     });
 
-    let sources = sourcesOf(root, stackName);
+    let sources = sourcesOf(root, stackName, packages);
     let deployed: SourceState | undefined;
     let outputs: Record<string, { imageRef?: string; endpoint?: string; logs?: string }> = {};
     let interrupted = 0;
 
     async function update(burstStart: number): Promise<void> {
         try {
-            sources = sourcesOf(root, stackName);
+            sources = sourcesOf(root, stackName, packages);
         } catch (e) {
             return log(`Pulumi.${stackName}.yaml does not parse, nothing deployed: ${(e as Error).message}`);
         }
@@ -75,8 +84,8 @@ export async function startWatch(opts: WatchOptions): Promise<Watch> {
         const now = takeState(root, sources);
         const changed = deployed ? changes(deployed, now) : undefined;
         if (changed && isEmpty(changed)) return;
-        if (changed?.components.length && !buildComponents(root, log)) return;
-        if (changed && (changed.components.length || changed.program.length)) {
+        if (changed?.packages.length && !prepare(root, opts.prepare, log)) return;
+        if (changed && (changed.packages.length || changed.program.length)) {
             try {
                 program = loadProgram();
             } catch (e) {
@@ -96,7 +105,7 @@ export async function startWatch(opts: WatchOptions): Promise<Watch> {
         } catch (e) {
             if (interrupted) return log("update stopped by Ctrl-C");
             const apps = Object.keys(changed?.apps ?? sources.apps);
-            const compiler = compileErrors(root, sources, apps);
+            const compiler = compileErrors(apps.filter((a) => sources.apps[a]).map((a) => path.join(root, sources.apps[a])));
             const reasons = compiler ? [compiler] : engineErrors(events);
             const first = (e as Error).message.split("\n").map((l) => l.trim()).find(Boolean) ?? "the update failed";
             log(`not deployed, what runs keeps running: ${reasons.length ? reasons.join("\n") : first}`);
@@ -118,11 +127,11 @@ export async function startWatch(opts: WatchOptions): Promise<Watch> {
 
     const queue = new UpdateQueue(update, opts.quietMs ?? 100, (e) => log(`the update stopped on an unexpected error, nothing more deployed: ${(e as Error).message}`));
     const watchers = new Map<string, fs.FSWatcher>();
-    /** Watches what `sources` names: each app's context and the components, recursively; the project's own files. */
+    /** Watches what `sources` names: each app's context and each package, recursively; the project's own files. */
     function rewatch() {
         const wanted = new Map<string, (file: string) => boolean>([
             ...Object.values(sources.apps).map((dir) => [dir, () => true] as [string, (file: string) => boolean]),
-            ["components", (file: string) => !/^(bin|node_modules)([/\\]|$)/.test(file)],
+            ...packages.map((dir) => [dir, (file: string) => !/^(bin|node_modules)([/\\]|$)/.test(file)] as [string, (file: string) => boolean]),
             [".", (file: string) => sources.program.includes(file)],
         ]);
         for (const [dir, watcher] of watchers) {
@@ -148,10 +157,10 @@ export async function startWatch(opts: WatchOptions): Promise<Watch> {
         watchers.clear();
     };
 
-    // The first update deploys what is there, as up:dev would; then every save counts.
+    // The first update deploys what is there, as `dockyard up` would; then every save counts.
     rewatch();
     queue.notify();
-    log(`watching ${Object.values(sources.apps).join(", ")}, the program and components for stack ${stackName}; Ctrl-C stops`);
+    log(`watching ${[...Object.values(sources.apps), "the program", ...packages].join(", ")} for stack ${stackName}; Ctrl-C stops`);
 
     return {
         done,
@@ -161,28 +170,14 @@ export async function startWatch(opts: WatchOptions): Promise<Watch> {
             stopWatching();
             if (opts.forwardInterrupt ?? !process.stdin.isTTY) signalCli("SIGINT");
             if (interrupted === 1 && queue.running) {
-                log("stopping: the update under way stops at its next safe point (Ctrl-C again stops it now; the next watch:dev or up:dev recovers the stack)");
+                log("stopping: the update under way stops at its next safe point (Ctrl-C again stops it now; the next `dockyard watch` or `up` recovers the stack)");
                 void queue.idle().then(() => finish(130));
             } else {
-                if (queue.running) log("stopped during an update: the next watch:dev or up:dev recovers the stack");
+                if (queue.running) log("stopped during an update: the next `dockyard watch` or `up` recovers the stack");
                 finish(130);
             }
         },
     };
-}
-
-/**
- * The project's program, loaded afresh as Pulumi loads it: its entry point (package.json's `main`, else
- * `index`), whose export is the program function (or its outputs). Its modules and the built components
- * leave the require cache first.
- */
-function projectProgram(root: string): automation.PulumiFn {
-    const own = (file: string) => file.startsWith(root + path.sep) && !file.includes(`${path.sep}node_modules${path.sep}`) && !file.startsWith(path.join(root, "scripts") + path.sep);
-    for (const file of Object.keys(require.cache)) if (own(file)) delete require.cache[file];
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const entry = require(require.resolve(root)) as { default?: unknown } | (() => unknown);
-    const exported = typeof entry === "object" && entry !== null && "default" in entry ? entry.default : entry;
-    return async () => (typeof exported === "function" ? await (exported as () => unknown)() : exported) as Record<string, unknown>;
 }
 
 type Run = (args: string[], ...rest: unknown[]) => Promise<unknown>;
@@ -194,30 +189,18 @@ type Run = (args: string[], ...rest: unknown[]) => Promise<unknown>;
  */
 function withoutRefresh(cli: automation.PulumiCommand): automation.PulumiCommand {
     const run = (cli as unknown as { run?: Run }).run;
-    if (typeof run !== "function") throw new Error("this @pulumi/pulumi has no PulumiCommand.run: watch:dev cannot turn the refresh off");
+    if (typeof run !== "function") throw new Error("this @pulumi/pulumi has no PulumiCommand.run: dockyard watch cannot turn the refresh off");
     const wrapped: Run = (args, ...rest) => run.call(cli, args[0] === "up" ? [...args, "--refresh=false"] : args, ...rest);
     return Object.assign(Object.create(cli) as automation.PulumiCommand, { run: wrapped });
 }
 
-/** Compiles the component package, as up:dev does when its sources changed; prints tsc's own messages if it fails. */
-function buildComponents(root: string, log: (line: string) => void): boolean {
-    const r = spawnSync("npx", ["tsc", "-b", "components", "--pretty", "false"], { cwd: root, encoding: "utf8" });
+/** Runs `--prepare` (a package's build) in the project; prints its own messages if it fails. */
+function prepare(root: string, command: string | undefined, log: (line: string) => void): boolean {
+    if (!command) return true;
+    const r = spawnSync(command, { cwd: root, shell: true, encoding: "utf8" });
     if (r.status === 0) return true;
-    log(`components do not compile, nothing deployed:\n${`${r.stdout}${r.stderr}`.trim()}`);
+    log(`${command} failed, nothing deployed:\n${`${r.stdout}${r.stderr}`.trim()}`);
     return false;
-}
-
-/** The Go compiler's own messages for the apps that do not compile (scripts/compile-errors.sh), or "" if all do. */
-function compileErrors(root: string, sources: Sources, apps: string[]): string {
-    const byDir = new Map<string, string[]>();
-    for (const app of apps.filter((a) => sources.apps[a])) {
-        const dir = path.dirname(sources.apps[app]);
-        byDir.set(dir, [...(byDir.get(dir) ?? []), app]);
-    }
-    return [...byDir]
-        .map(([dir, names]) => spawnSync("bash", [path.join(__dirname, "compile-errors.sh"), dir, ...names], { cwd: root, encoding: "utf8" }).stderr.trim())
-        .filter(Boolean)
-        .join("\n");
 }
 
 /** Sends `signal` to the Pulumi CLI this process started, if one runs. */
@@ -234,22 +217,43 @@ function signalCli(signal: NodeJS.Signals): void {
 
 function describe(c: Changes | undefined): string {
     if (!c) return "first deploy";
-    const parts = [...Object.entries(c.apps).map(([app, files]) => `${app}: ${files.join(", ")}`), ...c.program, ...c.components];
+    const parts = [...Object.entries(c.apps).map(([app, files]) => `${app}: ${files.join(", ")}`), ...c.program, ...c.packages];
     return `${parts.join(", ")} changed`;
 }
 
-async function main(argv: string[]): Promise<void> {
-    const stack = argv[0];
-    if (!stack) throw new Error("usage: watchDev.ts <stack>");
-    const watch = await startWatch({ root: process.cwd(), stack });
-    process.on("SIGINT", () => watch.interrupt());
-    process.on("SIGTERM", () => watch.interrupt());
-    process.exit(await watch.done);
-}
+const USAGE = "usage: dockyard watch --stack <name> [--create] [--also <folder>]... [--prepare <command>]";
 
-if (require.main === module) {
-    main(process.argv.slice(2)).catch((e) => {
-        console.error((e as Error).message);
-        process.exit(1);
-    });
-}
+export const watch: Verb = {
+    summary: "deploy a Docker-target stack, then again after every save, until Ctrl-C",
+    help: [
+        USAGE,
+        "",
+        "Recovers what a killed run left, deploys, then watches what a deploy reads: each app's build context as",
+        "the build sees it (.dockerignore honoured; the apps are the stack config's dockyard:apps, under",
+        "dockyard:appsDir, default apps), the program's files at the project root and Pulumi.<stack>.yaml, and each",
+        "--also folder (a local package the program uses; --prepare, e.g. \"npx tsc -b components\", runs after a",
+        "change there). One update per burst of saves, never two at once; one line per app it changed, with the",
+        "first answer of its endpoint. Ctrl-C lets the update under way end; twice stops at once. --create makes",
+        "the stack when the backend has none.",
+        "Exit codes: 130 after Ctrl-C; 2 bad input or a failed check.",
+    ].join("\n"),
+    async run(argv) {
+        const also: string[] = [];
+        const rest = argv.filter((a, i) => {
+            if (a === "--also" || argv[i - 1] === "--also") {
+                if (a !== "--also") also.push(a);
+                return false;
+            }
+            return true;
+        });
+        if (argv[argv.length - 1] === "--also") throw new UsageError("--also needs a value");
+        const { values, switches } = parseArgs(rest, ["--stack", "--prepare"], ["--create"]);
+        const stack = required(values, "--stack");
+        const project = findProject(process.cwd());
+        selectStack(project, stack, switches.has("--create"));
+        const session = await startWatch({ root: project.root, stack, packages: also, prepare: values["--prepare"] });
+        process.on("SIGINT", () => session.interrupt());
+        process.on("SIGTERM", () => session.interrupt());
+        return session.done;
+    },
+};

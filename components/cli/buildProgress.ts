@@ -1,8 +1,10 @@
 // The docker provider reports every BuildKit progress event of an image build as the resource's status.
 // A terminal shows each one in place; a log (CI, a pipe, a file) gets a line per event: dozens of
 // `digest: sha256:…` lines per image and run. This drops those lines and keeps the rest word for word.
-//   pulumi up ... 2>&1 | node -r ts-node/register/transpile-only scripts/buildProgress.ts
+//   pulumi preview ... 2>&1 | dockyard build-log
 import * as readline from "readline";
+import { parseArgs } from "./project";
+import type { Verb } from "./verb";
 
 /** What the provider says while it builds; its errors (`error: …`) never start like this. */
 const PROGRESS =
@@ -20,10 +22,23 @@ export function withoutBuildProgress(line: string): string | undefined {
     return FINISHED.test(line) ? line.slice(0, cut + (line[cut] === ")" ? 1 : 0)) : undefined;
 }
 
-if (require.main === module) {
-    const lines = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
-    lines.on("line", (line) => {
-        const kept = withoutBuildProgress(line);
-        if (kept !== undefined) process.stdout.write(kept + "\n");
-    });
-}
+export const buildLog: Verb = {
+    summary: "copy stdin to stdout without the docker provider's build progress lines (for CI logs)",
+    help: [
+        "usage: pulumi <verb> ... 2>&1 | dockyard build-log",
+        "",
+        "A terminal shows the docker provider's build progress in place; a log gets a line per BuildKit event,",
+        "dozens per image. This drops those lines (and a finished row's last progress message) and keeps every",
+        "other line word for word.",
+        "Exit codes: 0 at the end of its input; 2 any argument.",
+    ].join("\n"),
+    run(argv) {
+        parseArgs(argv, []);
+        const lines = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
+        lines.on("line", (line) => {
+            const kept = withoutBuildProgress(line);
+            if (kept !== undefined) process.stdout.write(`${kept}\n`);
+        });
+        return new Promise((resolve) => lines.on("close", () => resolve(0)));
+    },
+};

@@ -3,7 +3,7 @@
 # runs shellcheck on `run:` blocks when shellcheck is installed), so a broken
 # workflow fails here rather than on GitHub.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 export GOBIN="$PWD/.tools/bin"
 version=v1.7.12
@@ -39,5 +39,5 @@ fi
 echo "actionlint: broken control workflow rejected, as it should be"
 
 # The shell scripts CI and the suites run, held to the same standard as the workflows' run: blocks.
-shellcheck -S warning -x .ci/run scripts/*.sh scripts/engines/*.sh bench/run.sh
+shellcheck -S warning -x .ci/run .ci/*.sh test/harness/*.sh test/harness/engines/*.sh test/*/*.sh bench/run.sh
 echo "shellcheck: scripts clean"

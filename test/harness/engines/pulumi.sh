@@ -4,7 +4,7 @@
 # workflows install too and a unit test holds equal to the npm SDK's, so the Automation API, the CLI
 # the suite drives and the CLI that deploys all speak the same protocol.
 source "$(dirname "$0")/lib.sh"
-VERSION="${PULUMI_VERSION:-v$(tr -d '[:space:]' < "$(dirname "$0")/../../.pulumi.version")}"
+VERSION="${PULUMI_VERSION:-v$(tr -d '[:space:]' < "$(dirname "$0")/../../../.pulumi.version")}"
 dir=$(engine_dir pulumi "$VERSION")
 
 build() {

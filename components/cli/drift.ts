@@ -1,13 +1,15 @@
-// npm run drift -- --stack <stack>: what changed in the cluster behind Pulumi's back (a `kubectl scale`, a
+// dockyard drift --stack <stack>: what changed in the cluster behind Pulumi's back (a `kubectl scale`, a
 // `kubectl set env`, an object deleted by hand), as a short list of objects and fields rather than the
 // engine's full diff. It previews with a refresh (read from the cluster, never written: a preview keeps no
 // state) and reports every step the next `up`, which refreshes too (Pulumi.yaml), would take to put things back. The program runs with the images and
 // source commit the stack deployed last (its own outputs, as promotion reads them): no build, and a commit
 // not deployed yet is not drift. Exit code 0: no drift; 1: drift;
 // 2: the check itself failed. With GITHUB_STEP_SUMMARY set (a workflow), the list goes there too.
-import * as automation from "@pulumi/pulumi/automation";
+// Types only at load: the SDK loads when a verb runs, so `dockyard --help` and refusals stay quick.
+import type * as automation from "@pulumi/pulumi/automation";
 import * as fs from "fs";
-import { program } from "../compose";
+import { findProject, parseArgs, projectProgram, required, requireStack } from "./project";
+import type { Verb } from "./verb";
 
 /** One object the next `up` would change, and the fields it would put back. */
 export interface Drifted {
@@ -62,29 +64,39 @@ export async function drift(stack: automation.Stack): Promise<Drifted[]> {
     return driftFrom(events);
 }
 
-async function main(argv: string[]): Promise<number> {
-    const at = argv.indexOf("--stack");
-    const stackName = at >= 0 ? argv[at + 1] : undefined;
-    if (!stackName || argv.length !== 2) throw new Error("usage: npm run drift -- --stack <stack>");
-    // The program runs in this process (no language host), with the stack's config from Pulumi.<stack>.yaml
-    // here, and the images and commit this stack deployed last: a newer build is not drift.
-    const deployed = () => program(process.env, { imagesFrom: stackName });
-    const stack = await automation.LocalWorkspace.selectStack({ stackName, projectName: "dockyard", program: deployed }, { workDir: process.cwd() });
-    const drifted = await drift(stack);
-    const text = formatDrift(stackName, drifted);
-    console.log(text);
-    const summary = process.env.GITHUB_STEP_SUMMARY;
-    if (summary) fs.appendFileSync(summary, `## Drift: ${stackName}\n\n\`\`\`\n${text}\n\`\`\`\n`);
-    return drifted.length === 0 ? 0 : 1;
-}
+/**
+ * The environment variable `dockyard drift` sets to the stack it checks while the project's program runs: a
+ * program that builds its images should then deploy the images that stack last deployed (its outputs), so
+ * that a commit not deployed yet is not drift. The repository's own program does, through `promoteFrom`.
+ */
+export const IMAGES_FROM = "DOCKYARD_IMAGES_FROM";
 
-if (require.main === module) {
-    main(process.argv.slice(2)).then(
-        (code) => process.exit(code),
-        (e: Error) => {
-            console.error(`drift check failed: ${e.message}`);
-            process.exit(2);
-        },
-    );
-}
+const USAGE = "usage: dockyard drift --stack <name>";
 
+export const driftVerb: Verb = {
+    summary: "name, by object and field, what changed in the cluster behind Pulumi's back",
+    help: [
+        USAGE,
+        "",
+        "Previews the stack after a refresh from the cluster (read, never written) and lists every object the next",
+        "up would put back, with the fields that differ, or that it is missing. The project's program runs in this",
+        `process (no language host) with ${IMAGES_FROM}=<stack> set, so a program can deploy the images the stack`,
+        "runs now rather than build new ones. With GITHUB_STEP_SUMMARY set the list goes there too.",
+        "Exit codes: 0 no drift; 1 drift; 2 bad input or the check itself failed.",
+    ].join("\n"),
+    async run(argv) {
+        const { values } = parseArgs(argv, ["--stack"]);
+        const stackName = required(values, "--stack");
+        const project = findProject(process.cwd());
+        requireStack(project, stackName);
+        process.env[IMAGES_FROM] = stackName;
+        const program = projectProgram(project.root);
+        const stack = await (await import("@pulumi/pulumi/automation")).LocalWorkspace.selectStack({ stackName, projectName: project.name, program }, { workDir: project.root });
+        const drifted = await drift(stack);
+        const text = formatDrift(stackName, drifted);
+        console.log(text);
+        const summary = process.env.GITHUB_STEP_SUMMARY;
+        if (summary) fs.appendFileSync(summary, `## Drift: ${stackName}\n\n\`\`\`\n${text}\n\`\`\`\n`);
+        return drifted.length === 0 ? 0 : 1;
+    },
+};

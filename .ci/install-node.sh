@@ -3,7 +3,7 @@
 # first when this machine lacks it. The binary is the official build the npm registry ships as
 # node-<os>-<arch> (npm checks the tarball against the registry's integrity hash), cached outside the
 # clone so a fresh clone on a warm machine downloads nothing. The machine's own npm runs on it.
-#   export PATH="$(bash scripts/install-node.sh):$PATH"
+#   export PATH="$(bash .ci/install-node.sh):$PATH"
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 version=${1:-$(tr -d '[:space:]' < "$root/.node-version")}

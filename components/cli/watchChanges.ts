@@ -1,4 +1,4 @@
-// What `npm run watch:dev` decides, apart from the file system and the engine it drives (scripts/watchDev.ts):
+// What `dockyard watch` decides, apart from the file system and the engine it drives (watch.ts):
 // which saves change what a deploy reads, when to start an update, which app an engine step belongs to, and
 // the one line it prints per app.
 import type * as automation from "@pulumi/pulumi/automation";
@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
 import { parse } from "yaml";
-import { contextFiles } from "../components/internal/contentTag";
+import { contextFiles } from "../internal/contentTag";
 
 /** File digests by path relative to the project. */
 export type Snapshot = Map<string, string>;
@@ -18,15 +18,15 @@ export interface Sources {
     apps: Record<string, string>;
     /** The program's own files and the stack's config (read on every run of the engine). */
     program: string[];
-    /** The component package's sources, compiled into components/bin before the program can use them. */
-    components: string[];
+    /** The local packages' sources (`--also`), built by `--prepare` before the program can use them. */
+    packages: string[];
 }
 
 /** The same digests, taken at one moment. */
 export interface SourceState {
     apps: Record<string, Snapshot>;
     program: Snapshot;
-    components: Snapshot;
+    packages: Snapshot;
 }
 
 /** What changed between two states, as relative paths. */
@@ -34,18 +34,22 @@ export interface Changes {
     /** By app: the files of its build context that changed (relative to the context). */
     apps: Record<string, string[]>;
     program: string[];
-    components: string[];
+    packages: string[];
 }
 
-/** The apps a stack's config deploys and where their contexts are (`dockyard:apps`, `dockyard:appsDir`). */
-export function sourcesOf(root: string, stack: string): Sources {
+/**
+ * The apps a stack's config deploys and where their contexts are (`dockyard:apps`, `dockyard:appsDir`), the
+ * program's files at the project root, and the files of the local packages named (their build output and
+ * dependencies left out).
+ */
+export function sourcesOf(root: string, stack: string, packages: string[] = []): Sources {
     const stackFile = `Pulumi.${stack}.yaml`;
     const config = (parse(fs.readFileSync(path.join(root, stackFile), "utf8")) ?? {}).config ?? {};
     const appsDir: string = config["dockyard:appsDir"] ?? "apps";
     const apps = Object.fromEntries(Object.keys(config["dockyard:apps"] ?? {}).map((app) => [app, path.join(appsDir, app)]));
     const rootFiles = fs.readdirSync(root).filter((f) => /\.ts$/.test(f) || /^tsconfig.*\.json$/.test(f) || f === "package.json" || f === "Pulumi.yaml");
-    const components = listFiles(root, "components", (rel) => !/^components\/(bin|node_modules)\//.test(rel) && /\.(ts|json)$/.test(rel));
-    return { apps, program: [...rootFiles, stackFile].sort(), components };
+    const sources = packages.flatMap((dir) => listFiles(root, dir, (rel) => !/\/(bin|node_modules)\//.test(`/${rel.slice(dir.length)}`) && /\.(ts|json)$/.test(rel)));
+    return { apps, program: [...rootFiles, stackFile].sort(), packages: sources };
 }
 
 /** The files under `dir` (relative to `root`) that `keep` accepts, as sorted project-relative paths. */
@@ -83,7 +87,7 @@ export function snapshot(dir: string, files: string[]): Snapshot {
 
 export function takeState(root: string, sources: Sources): SourceState {
     const apps = Object.fromEntries(Object.entries(sources.apps).map(([app, dir]) => [app, snapshot(path.join(root, dir), buildFiles(path.join(root, dir)))]));
-    return { apps, program: snapshot(root, sources.program), components: snapshot(root, sources.components) };
+    return { apps, program: snapshot(root, sources.program), packages: snapshot(root, sources.packages) };
 }
 
 /** The paths added, removed or changed, sorted. */
@@ -99,11 +103,11 @@ export function changes(before: SourceState, after: SourceState): Changes {
         const files = changedFiles(before.apps[app] ?? new Map(), after.apps[app] ?? new Map());
         if (files.length > 0) apps[app] = files;
     }
-    return { apps, program: changedFiles(before.program, after.program), components: changedFiles(before.components, after.components) };
+    return { apps, program: changedFiles(before.program, after.program), packages: changedFiles(before.packages, after.packages) };
 }
 
 export function isEmpty(c: Changes): boolean {
-    return Object.keys(c.apps).length === 0 && c.program.length === 0 && c.components.length === 0;
+    return Object.keys(c.apps).length === 0 && c.program.length === 0 && c.packages.length === 0;
 }
 
 /**
@@ -209,7 +213,7 @@ function urnType(urn: string): string {
 /** What one update did to one app, for its line. */
 export interface AppResult {
     app: string;
-    /** Files of its build context that changed; empty when the program, components or config did. */
+    /** Files of its build context that changed; empty when the program, a package or the config did. */
     changed: string[];
     /** Said instead of the changed files, e.g. "deployed" on the first update. */
     what?: string;

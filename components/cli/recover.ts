@@ -1,4 +1,4 @@
-// npm run recover -- --stack <stack> [--force] (and `npm run recover:dev`): makes a stack deployable again after a
+// dockyard recover --stack <stack> [--force]: makes a stack deployable again after a
 // deploy died (a killed runner, a timed-out job, Ctrl-C twice), on a Docker or a Kubernetes stack and on any
 // backend the CLI reaches, with one code path and the CLI's own commands:
 //   1. the lock is read from the backend's own refusal. It goes only when its holder is proven gone: on this
@@ -11,14 +11,16 @@
 //      state is read from the cluster. On Docker only the pending operations are dropped (the containers are
 //      read by the next `up`), and the containers the dead run created, which the state does not know, are
 //      removed: the one holding a fixed host port would block the next `up`.
-import { DeleteObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { STACK_ANNOTATION, namesStack } from "@dockyard/components";
-import { execFileSync, spawnSync } from "child_process";
+import type * as S3 from "@aws-sdk/client-s3";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { type ClusterObject, type ClusterSettings, kubectlGet, notOurs } from "../ownership";
-import { type Deployment, isRunning, orphanContainers, removeContainers, stackContainers } from "./devStack";
+import { type ClusterObject, type ClusterSettings, kubectlGet, notOurs } from "../internal/cluster";
+import { STACK_ANNOTATION, namesStack } from "../internal/stack";
+import { type Deployment, orphanContainers, removeContainers, stackContainers } from "./containers";
+import { findProject, parseArgs, pulumi, required, selectStack } from "./project";
+import type { Verb } from "./verb";
 
 /** A lock as the backend names it when it refuses to start: where it is, who took it, where and when. */
 export interface NamedLock {
@@ -102,6 +104,7 @@ async function removeLocks(stack: string, locks: NamedLock[], projectDir: string
                 continue;
             }
             const { bucket, key, endpoint, region, forcePathStyle } = s3Lock(l.url);
+            const { DeleteObjectCommand, S3Client } = s3Sdk();
             const s3 = new S3Client({ endpoint, region: region ?? process.env.AWS_REGION ?? "us-east-1", forcePathStyle });
             try {
                 await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
@@ -112,6 +115,29 @@ async function removeLocks(stack: string, locks: NamedLock[], projectDir: string
         return;
     }
     pulumi(["cancel", "--yes", "--stack", stack], projectDir);
+}
+
+/** Whether a process with this pid runs on this host (one of another user counts too). */
+export function isRunning(pid: number): boolean {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch (e) {
+        return (e as NodeJS.ErrnoException).code === "EPERM";
+    }
+}
+
+/**
+ * The AWS SDK's S3 client, an optional peer: needed only to delete a dead lock in an S3 backend, so a project
+ * on another backend does not install it.
+ */
+function s3Sdk(): typeof S3 {
+    try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        return require("@aws-sdk/client-s3") as typeof S3;
+    } catch {
+        throw new Error("removing a lock in an S3 backend needs @aws-sdk/client-s3: npm install @aws-sdk/client-s3");
+    }
 }
 
 /** A pending operation as `pulumi stack export` writes it. */
@@ -166,10 +192,6 @@ export function refreshArgs(stack: string, resolutions: Resolution[], readNothin
     return ["refresh", "--stack", stack, "--yes", "--skip-preview", "--non-interactive", "--color", "never", ...imports, ...clear, ...exclude];
 }
 
-function pulumi(args: string[], cwd: string): string {
-    return execFileSync("pulumi", args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 << 20 });
-}
-
 /** What recover did. */
 export interface Recovery {
     locks: NamedLock[];
@@ -187,15 +209,18 @@ export interface RecoverOptions {
 }
 
 /** Makes the stack deployable again, or throws naming what it left alone and why; changes nothing it may not. */
-export async function recover(stack: string, opts: RecoverOptions): Promise<Recovery> {
+export async function recoverStack(stack: string, opts: RecoverOptions): Promise<Recovery> {
     const dir = opts.projectDir ?? process.cwd();
     const log = opts.log ?? console.log;
     const raw = JSON.parse(pulumi(["config", "--json", "--show-secrets", "--stack", stack], dir)) as Record<string, { value?: string }>;
     const config = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, v.value]));
-    const docker = config["dockyard:target"] === "docker";
     const fullName = pulumi(["stack", "--stack", stack, "--show-name", "--fully-qualify-stack-names"], dir).trim();
     const exported = () => JSON.parse(pulumi(["stack", "export", "--stack", stack], dir)) as Deployment & { deployment: { pending_operations?: PendingOperation[] } };
-    const pending = exported().deployment.pending_operations ?? [];
+    const before = exported();
+    const pending = before.deployment.pending_operations ?? [];
+    // A Kubernetes-target stack's state or pending operations hold Kubernetes objects; any other (a Docker
+    // stack, or one with nothing deployed yet) is read as a Docker stack, whose containers are checked.
+    const docker = ![...(before.deployment.resources ?? []), ...pending.map((o) => o.resource)].some((r) => r.type.startsWith("kubernetes:"));
 
     const found = new Map<string, ClusterObject | undefined>();
     if (!docker) {
@@ -212,7 +237,9 @@ export async function recover(stack: string, opts: RecoverOptions): Promise<Reco
         : resolvePendingCreates(pending, found, fullName);
     // On Docker, a refresh that reads nothing (the next up reads the containers): it settles the pending
     // operations, and like any locking command it is refused while the stack is locked.
-    const runRefresh = () => spawnSync("pulumi", refreshArgs(stack, resolutions, docker), { cwd: dir, encoding: "utf8", maxBuffer: 64 << 20 });
+    // Reading nothing, it needs no provider: none is fetched.
+    const env = docker ? { ...process.env, PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true" } : process.env;
+    const runRefresh = () => spawnSync(process.env.PULUMI ?? "pulumi", refreshArgs(stack, resolutions, docker), { cwd: dir, env, encoding: "utf8", maxBuffer: 64 << 20 });
 
     let refresh = runRefresh();
     const reading = refresh.status !== 0 ? locksInError(`${refresh.stdout}${refresh.stderr}`) : undefined;
@@ -247,19 +274,32 @@ export async function recover(stack: string, opts: RecoverOptions): Promise<Reco
     return { locks, resolutions, containers };
 }
 
-const USAGE = "usage: npm run recover -- --stack <stack> [--force]";
+const USAGE = "usage: dockyard recover --stack <name> [--force] [--create]";
 
-function main(argv: string[]): Promise<Recovery> {
-    const at = argv.indexOf("--stack");
-    const stack = at >= 0 ? argv[at + 1] : undefined;
-    const unknown = argv.filter((a, i) => !["--stack", "--force"].includes(a) && argv[i - 1] !== "--stack");
-    if (!stack || stack.startsWith("-") || unknown.length > 0) throw new Error(unknown.length ? `${USAGE} (not understood: ${unknown.join(" ")})` : USAGE);
-    return recover(stack, { force: argv.includes("--force") });
-}
-
-if (require.main === module) {
-    main(process.argv.slice(2)).catch((e: Error) => {
-        console.error(e.message);
-        process.exit(1);
-    });
-}
+export const recover: Verb = {
+    summary: "make a stack deployable again after a deploy died: its dead lock, pending operations, orphan containers",
+    help: [
+        USAGE,
+        "",
+        "After a deploy was killed (a cancelled CI job, Ctrl-C twice): removes the stack's lock once its holder is",
+        "proven gone (its pid no longer runs on this host; another host's lock only with --force), resolves each",
+        "pending create (on Kubernetes, an object the dead run made, named by its dockyard.dev/stack annotation, is",
+        "taken into the state; anything else is left alone) and refreshes the state; on Docker it removes the",
+        "containers the dead run created that the state does not know. A live or unreadable lock is left alone.",
+        "--create makes the stack when the backend has none (the dev loop's first command may be this one).",
+        "Exit codes: 0 deployable (or nothing to recover); 1 left alone, with the reason; 2 bad input or a failed check.",
+    ].join("\n"),
+    async run(argv) {
+        const { values, switches } = parseArgs(argv, ["--stack"], ["--force", "--create"]);
+        const stack = required(values, "--stack");
+        const project = findProject(process.cwd());
+        selectStack(project, stack, switches.has("--create"));
+        try {
+            await recoverStack(stack, { force: switches.has("--force"), projectDir: project.root });
+            return 0;
+        } catch (e) {
+            console.error((e as Error).message);
+            return 1;
+        }
+    },
+};

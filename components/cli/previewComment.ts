@@ -3,6 +3,8 @@
 // violations first, the full output folded below and cut to fit, with a
 // pointer to the untruncated copy.
 import * as fs from "fs";
+import { UsageError, parseArgs, required } from "./project";
+import type { Verb } from "./verb";
 
 /** GitHub rejects comment bodies over 65,536 characters; keep room for the wrapper. */
 export const COMMENT_LIMIT = 65_536;
@@ -105,8 +107,29 @@ export function renderPreviewComment(c: PreviewComment): string {
     return `${head}${open}${shown}${close}${full}\n`;
 }
 
-// Used by the workflow: node -r ts-node/register scripts/previewComment.ts <stack> <output file> <run url> <succeeded>
-if (require.main === module) {
-    const [stack, file, runUrl, succeeded] = process.argv.slice(2);
-    process.stdout.write(renderPreviewComment({ stack, output: fs.readFileSync(file, "utf8"), runUrl, succeeded: succeeded === "true" }));
-}
+const USAGE = "usage: dockyard preview-comment --stack <name> --output <preview output file> --run-url <url> --succeeded true|false";
+
+export const previewCommentVerb: Verb = {
+    summary: "render a `pulumi preview`'s output as a pull-request comment that fits GitHub's limit",
+    help: [
+        USAGE,
+        "",
+        "Prints, on stdout, the comment for one stack: a marker a workflow finds it by, the change summary and",
+        "every policy violation first, then the output folded and cut to fit 65,536 characters, with a pointer",
+        "to the run that holds it all. Reads nothing but the file; needs no stack on this machine.",
+        "Exit codes: 0 printed; 2 bad input (a missing flag, an unreadable file, --succeeded not true or false).",
+    ].join("\n"),
+    async run(argv) {
+        const { values } = parseArgs(argv, ["--stack", "--output", "--run-url", "--succeeded"]);
+        const [stack, file, runUrl, succeeded] = ["--stack", "--output", "--run-url", "--succeeded"].map((flag) => required(values, flag));
+        if (succeeded !== "true" && succeeded !== "false") throw new UsageError(`--succeeded ${succeeded}: want true or false`);
+        let output: string;
+        try {
+            output = fs.readFileSync(file, "utf8");
+        } catch (e) {
+            throw new UsageError(`--output ${file}: ${(e as Error).message}`);
+        }
+        process.stdout.write(renderPreviewComment({ stack, output, runUrl, succeeded: succeeded === "true" }));
+        return 0;
+    },
+};

@@ -2,7 +2,7 @@
 # Vet, lint, security-scan and race-test every Go module under apps/.
 # The linters are pinned and installed into .tools/bin, so a fresh clone needs only Go.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 export GOBIN="$PWD/.tools/bin"
 export PATH="$GOBIN:$PATH"
