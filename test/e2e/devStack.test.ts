@@ -60,7 +60,7 @@ describe("dev stack commands on a fresh clone (real Pulumi CLI, real Docker)", f
         assert.equal(r.code, 0, r.out);
         assert.match(r.out, /nothing to recover: stack dev and the engine agree/);
         assert.equal(tracked(), "", "tracked files changed");
-        // Setting the Go image in the stack config (the README's alternative to DOCKYARD_GO_IMAGE) works right after.
+        // Setting the Go image in the stack config (docs/dev-loop.md's alternative to DOCKYARD_GO_IMAGE) works right after.
         pulumi(["config", "set", "dockyard:goImage", "local/go:offline", "--stack", "dev"], { PULUMI_CONFIG_PASSPHRASE: "" });
         assert.match(fs.readFileSync(path.join(clone, "Pulumi.dev.yaml"), "utf8"), /dockyard:goImage: local\/go:offline/);
         execFileSync("git", ["checkout", "--quiet", "Pulumi.dev.yaml"], { cwd: clone });

@@ -62,6 +62,10 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
     const refs: Record<string, string> = {};
     /** Every server digest staging ran, oldest first: the rollback step pins an earlier one. */
     const refsHistory: { server: string[] } = { server: [] };
+    /** C1's project folder, and its install (npm pack, npm install), begun with the setup. */
+    const consumerDir = fs.mkdtempSync(path.join(os.tmpdir(), "dockyard-consumer-e2e-"));
+    let consumerInstalled: Promise<string> = Promise.reject(new Error("the setup did not run"));
+    consumerInstalled.catch(() => undefined);
     /** The commit staging's images are said to come from; promotion must carry it to prod. */
     let stagingCommit = "e2e0000000000001";
     let prod: automation.Stack | undefined;
@@ -250,12 +254,24 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         this.timeout(30 * 60_000);
         const started = Date.now();
         await ensureEngine();
-        goImage = await ensureGoBaseImage(janitor);
-        fs.mkdirSync(dockerConfig);
-        // Only the probe's binary and Dockerfile may sit in the build context: the rest of `work` stays out.
-        fs.writeFileSync(path.join(work, ".dockerignore"), "*\n!httploop\n!Dockerfile\n");
-        execFileSync("go", ["build", "-o", httploop, "./cmd/httploop"], { cwd: path.join(repoRoot, "test", "e2e", "tools"), env: { ...process.env, CGO_ENABLED: "0" } });
-        cluster = await Cluster.start();
+        consumerInstalled = installConsumer(consumerDir);
+        // Awaited by C1; this only keeps a failure meanwhile from going unhandled.
+        consumerInstalled.catch(() => undefined);
+        // The cluster starts (its own processes) while the base images are made here; a failure on either side
+        // still stops a cluster that came up.
+        const starting = Cluster.start();
+        try {
+            goImage = await ensureGoBaseImage(janitor);
+            await ensureGreeterBase(janitor, goImage);
+            fs.mkdirSync(dockerConfig);
+            // Only the probe's binary and Dockerfile may sit in the build context: the rest of `work` stays out.
+            fs.writeFileSync(path.join(work, ".dockerignore"), "*\n!httploop\n!Dockerfile\n");
+            execFileSync("go", ["build", "-o", httploop, "./cmd/httploop"], { cwd: path.join(repoRoot, "test", "e2e", "tools"), env: { ...process.env, CGO_ENABLED: "0" } });
+        } catch (e) {
+            await starting.then((c) => c.stop(), () => undefined);
+            throw e;
+        }
+        cluster = await starting;
         // staging and prod keep their state in a bucket, as CI keeps theirs: every step runs against S3.
         store = await startStateStore(path.join(work, "s3"));
         engine = await startEngine(cluster.info.kubeconfig, path.join(work, "engine"), store);
@@ -263,14 +279,17 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         // program under `pulumi up` would with the KUBECONFIG it inherits.
         Object.assign(process.env, { KUBECONFIG: cluster.info.kubeconfig, KUBECTL: cluster.info.kubectl });
         await dockerLogin();
-        await pushServer("v1");
-        refs.hello = await pushApp("hello", "v1");
-        await ensureGreeterBase(janitor, goImage);
-        // Built from its own Dockerfile, with no build args: as its owner would, before handing over the digest.
-        refs.greeter = await pushImage("greeter", "v1", greeterDir);
         // The probe: httploop, static, alone in an image.
         fs.writeFileSync(path.join(work, "Dockerfile"), 'FROM scratch\nCOPY httploop /httploop\nUSER 65532:65532\nENTRYPOINT ["/httploop"]\n');
-        probeImage = await pushImage("dockyard-e2e-probe", "v1", work);
+        // Built side by side: each push waits on the network while another build compiles.
+        [refs.server, refs.hello, refs.greeter, probeImage] = await Promise.all([
+            pushApp("server", "v1"),
+            pushApp("hello", "v1"),
+            // Built from its own Dockerfile, with no build args: as its owner would, before handing over the digest.
+            pushImage("greeter", "v1", greeterDir),
+            pushImage("dockyard-e2e-probe", "v1", work),
+        ]);
+        refsHistory.server.push(refs.server);
         stack = await engine.workspace("e2e-staging", () => program({ ...process.env, DOCKYARD_SOURCE_COMMIT: stagingCommit }));
         await configure();
         await stack.setConfig("dockyard:registryPassword", { value: cluster.info.registry.password, secret: true });
@@ -293,6 +312,8 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
             cluster?.stop();
             store?.stop();
             await janitor.clean();
+            await consumerInstalled.catch(() => undefined);
+            fs.rmSync(consumerDir, { recursive: true, force: true });
             process.removeListener("exit", cleanUp);
             cleanUp();
             console.log(`\n  setup (images, cluster, engine): ${setupSeconds.toFixed(1)} s`);
@@ -1065,6 +1086,104 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         assert.equal((await greeter.destroy({ color: "never" })).summary.result, "succeeded");
         await greeter.workspace.removeStack("e2e-greeter");
         greeter = undefined;
+    });
+
+    /** The packed package and the SDKs, installed into a project folder of their own (started with the setup). */
+    async function installConsumer(dir: string): Promise<string> {
+        const installed = (pkg: string) => JSON.parse(fs.readFileSync(path.join(repoRoot, "node_modules", pkg, "package.json"), "utf8")).version;
+        const npm = async (args: string[], cwd: string) => {
+            const r = await run("npm", args, { cwd });
+            if (r.code !== 0) throw new Error(`npm ${args.join(" ")}: ${r.stderr}`);
+            return r.stdout;
+        };
+        const packed = JSON.parse(await npm(["pack", "--json", "--pack-destination", dir], path.join(repoRoot, "components")));
+        fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "consumer", private: true, main: "index.js" }));
+        const sdks = ["@pulumi/pulumi", "@pulumi/docker", "@pulumi/kubernetes"].map((pkg) => `${pkg}@${installed(pkg)}`);
+        await npm(["install", "--no-audit", "--no-fund", "--prefer-offline", path.join(dir, packed[0].filename), ...sdks], dir);
+        return dir;
+    }
+
+    /**
+     * A team's own project, as it would start: the component package installed from its packed tarball beside
+     * the SDKs, the greeter app, a program of its own, and its own stack and state. It deploys through its own
+     * Automation API (no language host here), so the SDK it runs is the one the package was installed beside.
+     */
+    async function consumerProject(stackName: string, ns: string): Promise<{ dir: string; env: NodeJS.ProcessEnv; deploy: (verb: "up" | "destroy") => ReturnType<typeof run>; dockyard: (...args: string[]) => ReturnType<typeof run> }> {
+        const dir = await consumerInstalled;
+        fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: consumer\nruntime: nodejs\n");
+        const { server, username } = cluster.info.registry;
+        const config = { "consumer:image": refs.greeter, "consumer:namespace": ns, "consumer:registryServer": server, "consumer:registryUser": username };
+        fs.writeFileSync(path.join(dir, `Pulumi.${stackName}.yaml`), `config:\n${Object.entries(config).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`).join("\n")}\n`);
+        fs.writeFileSync(
+            path.join(dir, "index.js"),
+            `const pulumi = require("@pulumi/pulumi");
+const k8s = require("@pulumi/kubernetes");
+const { GoApp } = require("@dockyard/components");
+module.exports = async () => {
+    const config = new pulumi.Config("consumer");
+    const ns = new k8s.core.v1.Namespace("namespace", { metadata: { name: config.require("namespace"), labels: { "pod-security.kubernetes.io/enforce": "restricted" } } });
+    const registry = { server: config.require("registryServer"), username: config.require("registryUser"), password: pulumi.secret(process.env.REGISTRY_PASSWORD) };
+    const app = new GoApp("greeter", { target: "kubernetes", port: 9090, env: { START_DELAY: "8s" }, image: { ref: config.require("image"), registry }, kubernetes: { namespace: ns.metadata.name, readyTimeoutSeconds: 60 } });
+    return { endpoint: app.endpoint };
+};
+`,
+        );
+        fs.writeFileSync(
+            path.join(dir, "deploy.js"),
+            `const automation = require("@pulumi/pulumi/automation");
+const [verb, stackName] = process.argv.slice(2);
+automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consumer", program: require("./index.js") }, { workDir: __dirname })
+    .then((stack) => (verb === "destroy" ? stack.destroy() : stack.up()))
+    .then((r) => console.log(r.summary.result), (e) => { console.error(e.message); process.exit(1); });
+`,
+        );
+        fs.mkdirSync(path.join(dir, "state"));
+        const env = { ...engine.env, PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`, REGISTRY_PASSWORD: cluster.info.registry.password };
+        return {
+            dir,
+            env,
+            deploy: (verb) => run(process.execPath, ["deploy.js", verb, stackName], { cwd: dir, env }),
+            dockyard: (...args) => run(path.join(dir, "node_modules", ".bin", "dockyard"), args, { cwd: dir, env }),
+        };
+    }
+
+    timed("C1. a team's own project with the packed package: `dockyard recover` frees the stack a killed up left, `dockyard drift` names a hand edit", async () => {
+        const ns = `${namespace}-consumer`;
+        const consumer = await consumerProject("c1", ns);
+        try {
+            const help = await consumer.dockyard("--help");
+            assert.equal(help.code, 0, help.stderr);
+            assert.match(help.stdout, /^ {2}recover\s/m);
+            // The first up, killed while greeter waits to be Ready (it listens 8 s after it starts).
+            const first = consumer.deploy("up");
+            await waitUntil("greeter's Deployment to exist", 120_000, async () => ((await cluster.kubectl(["get", "deployment", "greeter", "-n", ns])).code === 0 ? true : undefined));
+            killDeploy("c1");
+            assert.notEqual((await first).code, 0);
+            const refused = await consumer.deploy("up");
+            assert.notEqual(refused.code, 0);
+            assert.match(refused.stderr, /currently locked by 1 lock/);
+
+            const recovered = await consumer.dockyard("recover", "--stack", "c1");
+            assert.equal(recovered.code, 0, `${recovered.stdout}${recovered.stderr}`);
+            assert.match(recovered.stdout, /removed the lock of pid \d+ .*: that deploy is not running/);
+            assert.match(recovered.stdout, new RegExp(`took Deployment ${ns}/greeter into the state: a dead run of this stack made it`));
+            const up1 = await consumer.deploy("up");
+            assert.equal(up1.code, 0, up1.stderr);
+            assert.match(up1.stdout, /succeeded/);
+
+            const clean = await consumer.dockyard("drift", "--stack", "c1");
+            assert.equal(clean.code, 0, `${clean.stdout}${clean.stderr}`);
+            assert.match(clean.stdout, /stack c1: no drift/);
+            // A value the program sets, changed by hand (a field only someone else set would stay theirs).
+            await cluster.kubectlOk(["set", "env", "deployment/greeter", "-n", ns, "START_DELAY=9s"]);
+            const drifted = await consumer.dockyard("drift", "--stack", "c1");
+            assert.equal(drifted.code, 1, `${drifted.stdout}${drifted.stderr}`);
+            assert.match(drifted.stdout, new RegExp(`^  Deployment ${ns}/greeter: spec\\.template\\.spec\\.containers\\[0\\]\\.env`, "m"));
+            assert.match(drifted.stdout, /1 object\(s\) drifted/);
+        } finally {
+            const down = await consumer.deploy("destroy");
+            assert.equal(down.code, 0, down.stderr);
+        }
     });
 
     timed("7. destroy leaves nothing of either stack, no file in the temp dir; stopping the cluster leaves the host as before", async () => {

@@ -3,7 +3,7 @@
 // which no Go module serves (REAL-ENGINES.md), so the program here stands in for compose.ts: one GoApp
 // component per app, whose `imageRef` carries the content tag its image would get, and which fails as the
 // image build would when the app does not compile. The saves, bursts, queue, engine updates, locks, Ctrl-C
-// and recovery are the real ones; the dev stack itself is checked by hand (README, bench/README.md).
+// and recovery are the real ones; the dev stack itself is checked by hand (docs/dev-loop.md, bench/README.md).
 import * as pulumi from "@pulumi/pulumi";
 import type * as automation from "@pulumi/pulumi/automation";
 import { strict as assert } from "assert";
