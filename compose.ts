@@ -13,6 +13,8 @@ export interface AppOutputs {
     endpoint?: pulumi.Output<string>;
     /** Jobs on Docker: what the job printed. */
     logs?: pulumi.Output<string>;
+    /** Services with `metrics`: their URL on Docker (loopback), `host:port/path` inside the cluster on Kubernetes. */
+    metricsEndpoint?: pulumi.Output<string>;
 }
 
 /** Labels that make the API server itself enforce what the components already do. */
@@ -64,6 +66,7 @@ export function compose(plan: StackPlan, sourceCommit?: string): Record<string, 
             imageRef: app.imageRef,
             ...(app.endpoint && { endpoint: app.endpoint }),
             ...(app.logs && { logs: app.logs }),
+            ...(app.metricsEndpoint && { metricsEndpoint: app.metricsEndpoint }),
         };
     }
     return outputs;

@@ -19,6 +19,8 @@ const appShape = {
     env: z.record(z.string(), z.string()).optional(),
     args: z.array(z.string()).optional(),
     limits: quantities.optional(),
+    /** Prometheus metrics on a port of their own; `scrape` on Kubernetes only. */
+    metrics: z.strictObject({ port: z.number(), path: z.string().optional(), scrape: z.enum(["annotations", "serviceMonitor"]).optional() }).optional(),
     // Kubernetes only.
     requests: quantities.optional(),
     replicas: z.number().optional(),
@@ -275,7 +277,7 @@ export function toGoAppArgs(name: string, app: AppConfig, s: StackSettings, regi
         app.image !== undefined || s.promoteFrom !== undefined
             ? { ref: app.image ?? PROMOTED, registry }
             : { goImage: s.goImage, runtimeImage: s.runtimeImage, platform: s.platform, buildOnPreview: s.buildOnPreview, registry };
-    const common = { appDir: path.join(s.appsDir, name), kind: app.kind, port: app.port, env: app.env, args: app.args, image };
+    const common = { appDir: path.join(s.appsDir, name), kind: app.kind, port: app.port, env: app.env, args: app.args, metrics: app.metrics, image };
     if (s.target === "docker") {
         const hostIp = app.kind === "job" ? undefined : s.hostIp;
         return {

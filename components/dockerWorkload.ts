@@ -6,7 +6,7 @@ import { dockerCpus, dockerMemoryMiB } from "./internal/quantity";
 import { floatingImageProblem } from "./internal/imageRef";
 import { currentStackName } from "./kubernetesWorkload";
 import { PROJECT_DIR_LABEL, STACK_LABEL } from "./internal/stack";
-import { type ResourceQuantities, type WorkloadArgs, WORKLOAD_KINDS, provenance, validateEnv, validateQuantities } from "./types";
+import { DEFAULT_METRICS_PATH, type ResourceQuantities, type WorkloadArgs, WORKLOAD_KINDS, provenance, validateEnv, validateMetrics, validateQuantities } from "./types";
 
 export type DockerRestartPolicy = "no" | "on-failure" | "always" | "unless-stopped";
 const RESTART_POLICIES: readonly DockerRestartPolicy[] = ["no", "on-failure", "always", "unless-stopped"];
@@ -113,7 +113,7 @@ export function validateDockerWorkloadArgs(args: DockerWorkloadArgs): ArgProblem
         problems.push({ field: "hostIp", value: args.hostIp, allowed: 'an IPv4 or IPv6 address, e.g. "127.0.0.1"' });
     }
     if (args.env && "PORT" in args.env) problems.push({ field: "env.PORT", value: args.env.PORT, allowed: "unset: PORT is taken from port" });
-    problems.push(...validateEnv(args.env), ...validateQuantities("limits", args.limits));
+    problems.push(...validateEnv(args.env), ...validateQuantities("limits", args.limits), ...validateMetrics(args, args.port ?? DOCKER_DEFAULTS.port, "docker"));
     if (args.createNetwork && args.networkName !== undefined) {
         problems.push({ field: "networkName", value: args.networkName, allowed: "unset when createNetwork is true: a workload joins one network" });
     }
@@ -167,6 +167,8 @@ export class DockerWorkload extends pulumi.ComponentResource {
     public readonly url?: pulumi.Output<string>;
     /** Jobs: what the container printed. */
     public readonly logs?: pulumi.Output<string>;
+    /** Services with `metrics`: `http://<hostIp>:<published port><path>`. */
+    public readonly metricsUrl?: pulumi.Output<string>;
     /** Jobs: the exit code, which must be 0; any other value fails the update with the job's logs. */
     public readonly exitCode?: pulumi.Output<number>;
 
@@ -188,7 +190,7 @@ export class DockerWorkload extends pulumi.ComponentResource {
         const networkName = this.network?.name ?? args.networkName;
 
         const env: pulumi.Input<string>[] = Object.entries(args.env ?? {}).map(([k, v]) => pulumi.interpolate`${k}=${v}`);
-        if (!isJob) env.unshift(`PORT=${port}`);
+        if (!isJob) env.unshift(`PORT=${port}`, ...(args.metrics ? [`METRICS_PORT=${args.metrics.port}`] : []));
 
         const fixedIdentity = args.hostPort !== undefined || args.containerName !== undefined;
         const wait = !isJob && (args.waitForHealthy ?? hasHealthcheck(args));
@@ -227,7 +229,11 @@ export class DockerWorkload extends pulumi.ComponentResource {
                       { mustRun: false, attach: true, logs: true }
                     : {
                           mustRun: true,
-                          ports: [{ internal: port, external: args.hostPort, ip: hostIp, protocol: "tcp" }],
+                          // Metrics on an ephemeral host port: more than one app may serve them.
+                          ports: [
+                              { internal: port, external: args.hostPort, ip: hostIp, protocol: "tcp" },
+                              ...(args.metrics ? [{ internal: args.metrics.port, ip: hostIp, protocol: "tcp" }] : []),
+                          ],
                           healthcheck: args.healthcheck && containerHealthcheck(args.healthcheck),
                           wait,
                           waitTimeout: args.healthTimeoutSeconds ?? DOCKER_DEFAULTS.healthTimeoutSeconds,
@@ -247,8 +253,13 @@ export class DockerWorkload extends pulumi.ComponentResource {
         } else {
             const published = this.container.ports.apply((ports) => ports?.find((p) => p.internal === port)?.external);
             this.url = pulumi.interpolate`http://${hostIp}:${published}`;
+            const metrics = args.metrics;
+            if (metrics) {
+                const metricsPort = this.container.ports.apply((ports) => ports?.find((p) => p.internal === metrics.port)?.external);
+                this.metricsUrl = pulumi.interpolate`http://${hostIp}:${metricsPort}${metrics.path ?? DEFAULT_METRICS_PATH}`;
+            }
         }
-        this.registerOutputs({ url: this.url, logs: this.logs, exitCode: this.exitCode });
+        this.registerOutputs({ url: this.url, logs: this.logs, exitCode: this.exitCode, metricsUrl: this.metricsUrl });
     }
 }/** @internal */
 export function stackLabels(): Record<string, string> {

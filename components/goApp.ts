@@ -45,7 +45,7 @@ export interface GoAppArgs extends Omit<WorkloadArgs, "image"> {
     kubernetes?: Omit<KubernetesWorkloadArgs, Shared>;
 }
 
-const SHARED_FIELDS = new Set<string>(["image", "kind", "port", "env", "args", "sourceCommit"] satisfies Shared[]);
+const SHARED_FIELDS = new Set<string>(["image", "kind", "port", "env", "args", "sourceCommit", "metrics"] satisfies Shared[]);
 const BUILD_FIELDS = ["dockerfile", "repository", "goImage", "runtimeImage", "buildArgs", "platform", "target", "buildOnPreview"] as const;
 
 /** A stand-in for the image reference, which is only known once built: validators skip unknown values. */
@@ -72,7 +72,7 @@ export function validateGoAppArgs(args: GoAppArgs): ArgProblem[] {
         problems.push(...under("image", validateRegistry(args.image?.registry)));
     }
 
-    const shared = { image: pendingImage, kind: args.kind, port: args.port, env: args.env, args: args.args, sourceCommit: args.sourceCommit };
+    const shared = { image: pendingImage, kind: args.kind, port: args.port, env: args.env, args: args.args, sourceCommit: args.sourceCommit, metrics: args.metrics };
     const place = (section: "docker" | "kubernetes") => (p: ArgProblem) =>
         SHARED_FIELDS.has(p.field.split(".")[0]) ? p : { ...p, field: `${section}.${p.field}` };
     if (args.target === "docker") {
@@ -111,7 +111,7 @@ function pullCredentials(args: GoAppArgs): RegistryCredentials | undefined {
 
 /** What GoApp hands either workload from its own fields. */
 function sharedArgs(args: GoAppArgs, image: pulumi.Input<string>): WorkloadArgs {
-    return { image, kind: args.kind, port: args.port, env: args.env, args: args.args, sourceCommit: args.sourceCommit };
+    return { image, kind: args.kind, port: args.port, env: args.env, args: args.args, sourceCommit: args.sourceCommit, metrics: args.metrics };
 }
 
 /** The content-tagged name an image built here gets; none for a prebuilt `image.ref`. */
@@ -142,6 +142,8 @@ export class GoApp extends pulumi.ComponentResource {
     public readonly endpoint?: pulumi.Output<string>;
     /** Jobs on Docker: what the job printed. */
     public readonly logs?: pulumi.Output<string>;
+    /** Services with `metrics`: their URL on Docker, `host:port/path` inside the cluster on Kubernetes. */
+    public readonly metricsEndpoint?: pulumi.Output<string>;
 
     /**
      * The Kubernetes objects `new GoApp(name, args)` would make under fixed names, in its namespace; none on
@@ -180,6 +182,7 @@ export class GoApp extends pulumi.ComponentResource {
             const workload = new DockerWorkload(`${name}-workload`, { ...args.docker, imageHealthcheck, ...shared }, { parent: this });
             this.endpoint = workload.url;
             this.logs = workload.logs;
+            this.metricsEndpoint = workload.metricsUrl;
             this.workload = workload;
         } else {
             const registryCredentials = args.kubernetes?.registryCredentials ?? pullCredentials(args);
@@ -187,8 +190,9 @@ export class GoApp extends pulumi.ComponentResource {
             const imageSource = args.kind === "job" ? this.image?.source : undefined;
             const workload = new KubernetesWorkload(`${name}-workload`, { ...kubernetesArgs(name, args), registryCredentials, imageSource, ...shared }, { parent: this });
             this.endpoint = workload.address;
+            this.metricsEndpoint = workload.metricsAddress;
             this.workload = workload;
         }
-        this.registerOutputs({ imageRef: this.imageRef, endpoint: this.endpoint, logs: this.logs });
+        this.registerOutputs({ imageRef: this.imageRef, endpoint: this.endpoint, logs: this.logs, metricsEndpoint: this.metricsEndpoint });
     }
 }

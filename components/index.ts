@@ -20,7 +20,7 @@ export {
     type RunRecordObject,
 } from "./kubernetesWorkload";
 export { type Autoscale } from "./autoscaling";
-export { type WorkloadArgs, type WorkloadKind, WORKLOAD_KINDS, type ResourceQuantities, type RegistryCredentials } from "./types";
+export { type WorkloadArgs, type WorkloadKind, WORKLOAD_KINDS, type ResourceQuantities, type RegistryCredentials, type MetricsArgs, type MetricsScrape, METRICS_SCRAPES } from "./types";
 export { type ArgProblem, InvalidArgsError, formatProblem } from "./internal/problems";
 export { isDigestRef, isFloatingImageRef } from "./internal/imageRef";
 export { checkRegistryLogin, RegistryLoginError } from "./internal/registryLogin";

@@ -7,7 +7,7 @@ import { STACK_ANNOTATION, namesStack } from "./internal/stack";
 import { type ArgProblem, checkInteger, checkOneOf, known, throwIfAny } from "./internal/problems";
 import { dockerConfigJson } from "./internal/registryLogin";
 import { envVar, notReadyHook, podSpec, secretValues } from "./podSpec";
-import { type RegistryCredentials, type ResourceQuantities, type WorkloadArgs, WORKLOAD_KINDS, provenance, validateEnv, validateQuantities } from "./types";
+import { DEFAULT_METRICS_PATH, type RegistryCredentials, type ResourceQuantities, type WorkloadArgs, WORKLOAD_KINDS, provenance, validateEnv, validateMetrics, validateQuantities } from "./types";
 
 export type ServiceType = "ClusterIP" | "NodePort" | "LoadBalancer";
 export const SERVICE_TYPES: readonly ServiceType[] = ["ClusterIP", "NodePort", "LoadBalancer"];
@@ -220,6 +220,7 @@ export function validateKubernetesWorkloadArgs(args: KubernetesWorkloadArgs): Ar
         if (args.labels && key in args.labels) problems.push({ field: `labels.${key}`, value: args.labels[key], allowed: "unset: selector labels come from appName and the component name" });
     }
     problems.push(...validateEnv(args.env), ...validateQuantities("requests", args.requests), ...validateQuantities("limits", args.limits));
+    problems.push(...validateMetrics(args, args.port ?? KUBERNETES_DEFAULTS.port, "kubernetes"));
     return problems;
 }
 
@@ -324,6 +325,7 @@ export function kubernetesWorkloadObjects(name: string, args: Omit<KubernetesWor
         ref("v1", "Service"),
         ...(args.autoscale ? [ref("autoscaling/v2", "HorizontalPodAutoscaler")] : []),
         ...(disruptionBudget(args) ? [ref("policy/v1", "PodDisruptionBudget")] : []),
+        ...(args.metrics?.scrape === "serviceMonitor" ? [ref("monitoring.coreos.com/v1", "ServiceMonitor")] : []),
     ];
 }
 
@@ -357,6 +359,10 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
     public readonly envSecret?: k8s.core.v1.Secret;
     /** Services: the in-cluster address, `<service>.<namespace>.svc.cluster.local:<port>`. */
     public readonly address?: pulumi.Output<string>;
+    /** Services with `metrics`: where the Service serves them, `<service>.<namespace>.svc.cluster.local:<port><path>`. */
+    public readonly metricsAddress?: pulumi.Output<string>;
+    /** Services with `metrics.scrape: "serviceMonitor"`: the ServiceMonitor. */
+    public readonly serviceMonitor?: k8s.apiextensions.CustomResource;
     /** Jobs: the Job's name. */
     public readonly jobName?: pulumi.Output<string>;
 
@@ -423,6 +429,7 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
         const envSecretName = this.envSecret?.metadata.name;
         const env = [
             ...(isJob ? [] : [{ name: "PORT", value: String(port) }]),
+            ...(args.metrics ? [{ name: "METRICS_PORT", value: String(args.metrics.port) }] : []),
             { name: "SHUTDOWN_TIMEOUT", value: `${shutdownTimeout}s` },
             ...Object.entries(args.env ?? {}).map(([key, value]) => envVar(key, value, envSecretName)),
         ];
@@ -434,6 +441,7 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
             image: args.image,
             isJob,
             port,
+            metricsPort: args.metrics?.port,
             args: args.args,
             env,
             requests: { ...d.requests, ...args.requests },
@@ -450,7 +458,15 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
             spreadLabels: spread ? this.selectorLabels : undefined,
             nodeLossTolerationSeconds: args.nodeLossTolerationSeconds ?? d.nodeLossTolerationSeconds,
         });
-        const template = { metadata: { labels: this.selectorLabels, annotations: args.annotations }, spec };
+        const metrics = args.metrics;
+        const metricsPath = metrics?.path ?? DEFAULT_METRICS_PATH;
+        // The convention a Prometheus with Kubernetes pod discovery reads (its own config keeps or drops by it).
+        const scrapeAnnotations: Record<string, string> | undefined =
+            metrics && (metrics.scrape ?? "annotations") === "annotations"
+                ? { "prometheus.io/scrape": "true", "prometheus.io/port": String(metrics.port), "prometheus.io/path": metricsPath }
+                : undefined;
+        const podAnnotations = scrapeAnnotations ? { ...args.annotations, ...scrapeAnnotations } : args.annotations;
+        const template = { metadata: { labels: this.selectorLabels, annotations: podAnnotations }, spec };
         // What runs and where it came from, on the workload object itself: `kubectl get deploy -o yaml` tells.
         const workloadMetadata = { ...metadata, annotations: { ...annotations, ...provenance(args.image, args.sourceCommit) } };
         // The provider otherwise waits 10 minutes for a workload that can never become ready.
@@ -506,7 +522,10 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
                     spec: {
                         type: args.serviceType ?? d.serviceType,
                         selector: this.selectorLabels,
-                        ports: [{ name: "http", port: servicePort, targetPort: "http", protocol: "TCP" }],
+                        ports: [
+                            { name: "http", port: servicePort, targetPort: "http", protocol: "TCP" },
+                            ...(metrics ? [{ name: "metrics", port: metrics.port, targetPort: "metrics", protocol: "TCP" }] : []),
+                        ],
                     },
                 },
                 childOpts,
@@ -520,9 +539,22 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
                     childOpts,
                 );
             }
+            if (metrics?.scrape === "serviceMonitor") {
+                this.serviceMonitor = new k8s.apiextensions.CustomResource(
+                    `${name}-servicemonitor`,
+                    {
+                        apiVersion: "monitoring.coreos.com/v1",
+                        kind: "ServiceMonitor",
+                        metadata,
+                        spec: { selector: { matchLabels: this.selectorLabels }, endpoints: [{ port: "metrics", path: metricsPath }] },
+                    },
+                    { ...childOpts, dependsOn: [this.service] },
+                );
+            }
             const namespace = this.service.metadata.namespace.apply((ns) => ns ?? "default");
             this.address = pulumi.interpolate`${this.service.metadata.name}.${namespace}.svc.cluster.local:${servicePort}`;
+            if (metrics) this.metricsAddress = pulumi.interpolate`${this.service.metadata.name}.${namespace}.svc.cluster.local:${metrics.port}${metricsPath}`;
         }
-        this.registerOutputs({ address: this.address, jobName: this.jobName });
+        this.registerOutputs({ address: this.address, jobName: this.jobName, metricsAddress: this.metricsAddress });
     }
 }

@@ -10,6 +10,8 @@ export interface PodSettings {
     /** A job's pod serves no port, has no probes and is never restarted in place. */
     isJob: boolean;
     port: number;
+    /** The port metrics are served on, named `metrics`; none when unset. */
+    metricsPort?: number;
     args?: pulumi.Input<string>[];
     env: pulumi.Input<k8s.types.input.core.v1.EnvVar>[];
     requests: Record<string, string>;
@@ -54,7 +56,10 @@ export function podSpec(s: PodSettings): k8s.types.input.core.v1.PodSpec {
         ...(s.isJob
             ? {}
             : {
-                  ports: [{ name: "http", containerPort: s.port, protocol: "TCP" }],
+                  ports: [
+                      { name: "http", containerPort: s.port, protocol: "TCP" },
+                      ...(s.metricsPort === undefined ? [] : [{ name: "metrics", containerPort: s.metricsPort, protocol: "TCP" }]),
+                  ],
                   // Readiness and liveness start once this passes: a slow starter is waited for, not restarted in a loop.
                   startupProbe: { ...probeCheck(s.livenessPath), periodSeconds: STARTUP_PERIOD, timeoutSeconds: 2, failureThreshold: Math.max(1, Math.ceil(s.startupSeconds / STARTUP_PERIOD)) },
                   readinessProbe: { ...probeCheck(s.readinessPath), periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },

@@ -27,6 +27,57 @@ export interface WorkloadArgs {
      * where a changed label replaces the container). Default: none, only the image is recorded.
      */
     sourceCommit?: string;
+    /**
+     * Prometheus metrics the service serves on a port of its own (so a public route to `port` never exposes
+     * them); passed to it as `METRICS_PORT`. On Docker the port is published on `hostIp` and its URL is an
+     * output; on Kubernetes it is a named container and Service port (`metrics`), scraped as `scrape` says.
+     * Services only. Default: none, no metrics port.
+     */
+    metrics?: MetricsArgs;
+}
+
+/** Where a service serves its Prometheus metrics, and how a Prometheus finds them. */
+export interface MetricsArgs {
+    /** The port the app serves metrics on (`METRICS_PORT`); not the service's own `port`. Required. */
+    port: number;
+    /** The HTTP path of the metrics. Default: `"/metrics"`. */
+    path?: string;
+    /**
+     * Kubernetes only: how a Prometheus finds the pods. `"annotations"`: the conventional `prometheus.io/scrape`,
+     * `/port` and `/path` pod annotations, read by a Prometheus with Kubernetes pod discovery.
+     * `"serviceMonitor"`: a `monitoring.coreos.com/v1` ServiceMonitor, for a cluster with the Prometheus Operator
+     * (its CRD must be installed). Default: `"annotations"`.
+     */
+    scrape?: MetricsScrape;
+}
+
+export type MetricsScrape = "annotations" | "serviceMonitor";
+export const METRICS_SCRAPES: readonly MetricsScrape[] = ["annotations", "serviceMonitor"];
+export const DEFAULT_METRICS_PATH = "/metrics";
+
+/** Every problem with `metrics`, given the workload's kind and port. @internal */
+export function validateMetrics(args: Pick<WorkloadArgs, "metrics" | "kind" | "port" | "env">, appPort: number, target: "docker" | "kubernetes"): ArgProblem[] {
+    const m = args.metrics;
+    if (m === undefined) return [];
+    if (args.kind === "job") return [{ field: "metrics", value: m, allowed: "nothing: a job serves no port" }];
+    const problems: ArgProblem[] = [];
+    if (typeof m.port !== "number" || !Number.isInteger(m.port) || m.port < 1 || m.port > 65535) {
+        problems.push({ field: "metrics.port", value: m.port, allowed: "an integer from 1 to 65535" });
+    } else if (m.port === appPort) {
+        problems.push({ field: "metrics.port", value: m.port, allowed: `a port of its own, not the service's port (${appPort})` });
+    }
+    if (m.path !== undefined && (typeof m.path !== "string" || !m.path.startsWith("/"))) {
+        problems.push({ field: "metrics.path", value: m.path, allowed: "an absolute HTTP path starting with /" });
+    }
+    if (m.scrape !== undefined) {
+        if (target === "docker") problems.push({ field: "metrics.scrape", value: m.scrape, allowed: "unset on Docker: the metrics URL is an output, scraped by name" });
+        else if (!METRICS_SCRAPES.includes(m.scrape)) problems.push({ field: "metrics.scrape", value: m.scrape, allowed: `one of ${METRICS_SCRAPES.map((s) => `"${s}"`).join(", ")}` });
+    }
+    for (const key of Object.keys(m)) {
+        if (!["port", "path", "scrape"].includes(key)) problems.push({ field: `metrics.${key}`, value: (m as unknown as Record<string, unknown>)[key], allowed: "only port, path and scrape" });
+    }
+    if (args.env && "METRICS_PORT" in args.env) problems.push({ field: "env.METRICS_PORT", value: args.env.METRICS_PORT, allowed: "unset: it is taken from metrics.port" });
+    return problems;
 }
 
 /** The provenance annotations (Kubernetes) or labels (Docker) a workload carries. @internal */

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -33,12 +34,25 @@ type Config struct {
 	Port            int
 	ShutdownDelay   time.Duration
 	ShutdownTimeout time.Duration
+	// MetricsPort serves /metrics apart from the app's port, so a public route
+	// to the app never exposes them; 0 serves none.
+	MetricsPort int
+	// RequestLog writes one JSON line per request.
+	RequestLog bool
+	LogLevel   slog.Level
 }
 
-// LoadConfig reads PORT (default 8080), SHUTDOWN_DELAY (default 0) and
-// SHUTDOWN_TIMEOUT (default 10s), rejecting anything out of range.
+var logLevels = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
+
+// DefaultMetricsPort is where /metrics is served unless METRICS_PORT says otherwise.
+const DefaultMetricsPort = 9102
+
+// LoadConfig reads PORT (default 8080), SHUTDOWN_DELAY (default 0),
+// SHUTDOWN_TIMEOUT (default 10s), METRICS_PORT (default 9102; 0 for none),
+// REQUEST_LOG (on or off, default on) and LOG_LEVEL (debug, info, warn or
+// error, default info), reporting every value out of range at once.
 func LoadConfig(getenv func(string) string) (Config, error) {
-	cfg := Config{Port: 8080, ShutdownTimeout: 10 * time.Second}
+	cfg := Config{Port: 8080, ShutdownTimeout: 10 * time.Second, MetricsPort: DefaultMetricsPort, RequestLog: true, LogLevel: slog.LevelInfo}
 	var errs []error
 	if v := getenv("PORT"); v != "" {
 		p, err := strconv.Atoi(v)
@@ -46,6 +60,16 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("PORT=%q: want an integer from 1 to 65535", v))
 		}
 		cfg.Port = p
+	}
+	if v := getenv("METRICS_PORT"); v != "" {
+		p, err := strconv.Atoi(v)
+		if err != nil || p < 0 || p > 65535 {
+			errs = append(errs, fmt.Errorf("METRICS_PORT=%q: want an integer from 1 to 65535, or 0 to serve no metrics", v))
+		}
+		cfg.MetricsPort = p
+	}
+	if cfg.MetricsPort != 0 && cfg.MetricsPort == cfg.Port {
+		errs = append(errs, fmt.Errorf("METRICS_PORT=%d: the same as PORT; metrics need a port of their own", cfg.MetricsPort))
 	}
 	for _, d := range []struct {
 		key string
@@ -60,6 +84,20 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("%s=%q: want a non-negative duration such as 5s", d.key, v))
 		}
 		*d.dst = parsed
+	}
+	switch v := getenv("REQUEST_LOG"); v {
+	case "", "on":
+	case "off":
+		cfg.RequestLog = false
+	default:
+		errs = append(errs, fmt.Errorf("REQUEST_LOG=%q: want on or off", v))
+	}
+	if v := getenv("LOG_LEVEL"); v != "" {
+		level, known := logLevels[strings.ToLower(v)]
+		if !known {
+			errs = append(errs, fmt.Errorf("LOG_LEVEL=%q: want debug, info, warn or error", v))
+		}
+		cfg.LogLevel = level
 	}
 	return cfg, errors.Join(errs...)
 }
@@ -78,8 +116,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if *healthcheck {
 		return probe(ctx, cfg.Port)
 	}
+	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	state := &Server{}
-	return serve(ctx, cfg, slog.New(slog.NewJSONHandler(stdout, nil)), state, NewHandler(state))
+	var o Observe
+	var metrics http.Handler
+	if cfg.MetricsPort != 0 {
+		o.Metrics = NewMetrics(state)
+		metrics = o.Metrics.Handler()
+	}
+	if cfg.RequestLog {
+		o.Requests = log
+	}
+	return serve(ctx, cfg, log, state, NewHandler(state, o), metrics)
 }
 
 // probe lets the image carry a HEALTHCHECK with no shell or curl inside.
@@ -104,29 +152,35 @@ func probe(ctx context.Context, port int) error {
 
 // serve runs h until ctx ends, then drains: state reports not-ready for
 // cfg.ShutdownDelay, the listener closes, and every request already begun is
-// answered (with Connection: close) before the connections close.
-func serve(ctx context.Context, cfg Config, log *slog.Logger, state *Server, h http.Handler) error {
+// answered (with Connection: close) before the connections close. metrics, if
+// not nil, is served on cfg.MetricsPort until the app's port has drained, so
+// the last scrape sees the whole of it.
+func serve(ctx context.Context, cfg Config, log *slog.Logger, state *Server, h http.Handler, metrics http.Handler) error {
 	var draining atomic.Bool
-	srv := &http.Server{
-		Addr: net.JoinHostPort("", strconv.Itoa(cfg.Port)),
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if draining.Load() {
-				w.Header()["Connection"] = connectionClose
-			}
-			h.ServeHTTP(w, r)
-		}),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      10 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-	}
+	srv := newServer(cfg.Port, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if draining.Load() {
+			w.Header()["Connection"] = connectionClose
+		}
+		h.ServeHTTP(w, r)
+	}))
 	ln, err := net.Listen("tcp", srv.Addr)
 	if err != nil {
 		return err
 	}
 	conns := trackConns(ln)
 	srv.ConnState = conns.connState
+	var metricsSrv *http.Server
+	if metrics != nil {
+		metricsSrv = newServer(cfg.MetricsPort, metrics)
+		mln, err := net.Listen("tcp", metricsSrv.Addr)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("metrics: %w", err)
+		}
+		log.Info("serving metrics", "addr", mln.Addr().String())
+		go func() { _ = metricsSrv.Serve(mln) }()
+		defer metricsSrv.Close()
+	}
 	log.Info("listening", "addr", ln.Addr().String())
 
 	served := make(chan error, 1)
@@ -160,8 +214,27 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, state *Server, h h
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	if metricsSrv != nil {
+		if err := metricsSrv.Shutdown(shutdownCtx); err != nil {
+			return fmt.Errorf("shutdown: metrics: %w", err)
+		}
+	}
 	log.Info("stopped")
 	return nil
 }
 
 var connectionClose = []string{"close"}
+
+// newServer serves h on port with every timeout set: a slow or idle client
+// cannot hold a connection, or the server's memory, open.
+func newServer(port int, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              net.JoinHostPort("", strconv.Itoa(port)),
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
+}

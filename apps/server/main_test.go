@@ -31,8 +31,15 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// env is an environment of exactly kv, but that it serves no metrics unless
+// kv names METRICS_PORT: tests run side by side, and the default port is fixed.
 func env(kv map[string]string) func(string) string {
-	return func(k string) string { return kv[k] }
+	return func(k string) string {
+		if v, ok := kv[k]; ok || k != "METRICS_PORT" {
+			return v
+		}
+		return "0"
+	}
 }
 
 func TestLoadConfig(t *testing.T) {
@@ -42,12 +49,12 @@ func TestLoadConfig(t *testing.T) {
 		want    Config
 		wantErr string
 	}{
-		{name: "defaults", env: nil, want: Config{Port: 8080, ShutdownTimeout: 10 * time.Second}},
-		{name: "valid port", env: map[string]string{"PORT": "9090"}, want: Config{Port: 9090, ShutdownTimeout: 10 * time.Second}},
-		{name: "lowest port", env: map[string]string{"PORT": "1"}, want: Config{Port: 1, ShutdownTimeout: 10 * time.Second}},
-		{name: "highest port", env: map[string]string{"PORT": "65535"}, want: Config{Port: 65535, ShutdownTimeout: 10 * time.Second}},
+		{name: "defaults", env: nil, want: Config{Port: 8080, ShutdownTimeout: 10 * time.Second, MetricsPort: 9102, RequestLog: true}},
+		{name: "valid port", env: map[string]string{"PORT": "9090"}, want: Config{Port: 9090, ShutdownTimeout: 10 * time.Second, MetricsPort: 9102, RequestLog: true}},
+		{name: "lowest port", env: map[string]string{"PORT": "1"}, want: Config{Port: 1, ShutdownTimeout: 10 * time.Second, MetricsPort: 9102, RequestLog: true}},
+		{name: "highest port", env: map[string]string{"PORT": "65535"}, want: Config{Port: 65535, ShutdownTimeout: 10 * time.Second, MetricsPort: 9102, RequestLog: true}},
 		{name: "shutdown knobs", env: map[string]string{"SHUTDOWN_DELAY": "3s", "SHUTDOWN_TIMEOUT": "20s"},
-			want: Config{Port: 8080, ShutdownDelay: 3 * time.Second, ShutdownTimeout: 20 * time.Second}},
+			want: Config{Port: 8080, ShutdownDelay: 3 * time.Second, ShutdownTimeout: 20 * time.Second, MetricsPort: 9102, RequestLog: true}},
 		{name: "port not a number", env: map[string]string{"PORT": "http"}, wantErr: `PORT="http": want an integer from 1 to 65535`},
 		{name: "port zero", env: map[string]string{"PORT": "0"}, wantErr: `PORT="0": want an integer from 1 to 65535`},
 		{name: "port too high", env: map[string]string{"PORT": "65536"}, wantErr: `PORT="65536": want an integer from 1 to 65535`},
@@ -56,10 +63,20 @@ func TestLoadConfig(t *testing.T) {
 		{name: "port with suffix", env: map[string]string{"PORT": "80tcp"}, wantErr: `PORT="80tcp": want an integer from 1 to 65535`},
 		{name: "bad delay", env: map[string]string{"SHUTDOWN_DELAY": "soon"}, wantErr: `SHUTDOWN_DELAY="soon": want a non-negative duration`},
 		{name: "negative timeout", env: map[string]string{"SHUTDOWN_TIMEOUT": "-1s"}, wantErr: `SHUTDOWN_TIMEOUT="-1s": want a non-negative duration`},
+		{name: "metrics elsewhere, logs quiet", env: map[string]string{"METRICS_PORT": "9200", "REQUEST_LOG": "off", "LOG_LEVEL": "warn"},
+			want: Config{Port: 8080, ShutdownTimeout: 10 * time.Second, MetricsPort: 9200, LogLevel: slog.LevelWarn}},
+		{name: "no metrics", env: map[string]string{"METRICS_PORT": "0", "LOG_LEVEL": "DEBUG"},
+			want: Config{Port: 8080, ShutdownTimeout: 10 * time.Second, RequestLog: true, LogLevel: slog.LevelDebug}},
+		{name: "metrics port not a number", env: map[string]string{"METRICS_PORT": "prom"}, wantErr: `METRICS_PORT="prom": want an integer from 1 to 65535, or 0 to serve no metrics`},
+		{name: "metrics port too high", env: map[string]string{"METRICS_PORT": "70000"}, wantErr: `METRICS_PORT="70000"`},
+		{name: "metrics on the app's port", env: map[string]string{"PORT": "9102"}, wantErr: `METRICS_PORT=9102: the same as PORT`},
+		{name: "request log neither on nor off", env: map[string]string{"REQUEST_LOG": "yes"}, wantErr: `REQUEST_LOG="yes": want on or off`},
+		{name: "unknown log level", env: map[string]string{"LOG_LEVEL": "verbose"}, wantErr: `LOG_LEVEL="verbose": want debug, info, warn or error`},
+		{name: "log level with an offset", env: map[string]string{"LOG_LEVEL": "info+2"}, wantErr: `LOG_LEVEL="info+2"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := LoadConfig(env(tt.env))
+			got, err := LoadConfig(func(k string) string { return tt.env[k] })
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
@@ -148,7 +165,8 @@ func TestRunRejectsUnknownFlag(t *testing.T) {
 func startServerProcess(t *testing.T, extraEnv ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), append([]string{"SERVER_TEST_RUN_MAIN=1"}, extraEnv...)...)
+	// No metrics port unless a test asks: processes of side-by-side tests would share the default one.
+	cmd.Env = append(os.Environ(), append([]string{"SERVER_TEST_RUN_MAIN=1", "METRICS_PORT=0"}, extraEnv...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
@@ -178,7 +196,7 @@ func TestShutdownFinishesInFlightRequest(t *testing.T) {
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	state := &Server{}
 	entered, release := make(chan struct{}), make(chan struct{})
-	app := NewHandler(state)
+	app := NewHandler(state, Observe{})
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
 			close(entered)
@@ -190,7 +208,7 @@ func TestShutdownFinishesInFlightRequest(t *testing.T) {
 	ctx, signal := context.WithCancel(context.Background())
 	cfg := Config{Port: port, ShutdownDelay: 300 * time.Millisecond, ShutdownTimeout: 5 * time.Second}
 	served := make(chan error, 1)
-	go func() { served <- serve(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), state, h) }()
+	go func() { served <- serve(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), state, h, nil) }()
 	waitFor(t, "readiness", func() bool { return status(base+"/readyz") == 200 })
 
 	answer := make(chan string, 1)
@@ -255,15 +273,27 @@ func TestSIGTERMDrainsThenExitsZero(t *testing.T) {
 		t.Fatalf("exited %v after SIGTERM, before the %v drain delay", elapsed, delay)
 	}
 	var events []string
+	requests := map[string]int{}
 	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
-		var entry struct{ Msg string }
+		var entry struct {
+			Msg, Path string
+			Status    int
+		}
 		if err := json.Unmarshal([]byte(line), &entry); err != nil {
 			t.Fatalf("log line %q is not JSON: %v", line, err)
 		}
+		if entry.Msg == "request" {
+			requests[fmt.Sprintf("%s %d", entry.Path, entry.Status)]++
+			continue
+		}
 		events = append(events, entry.Msg)
 	}
+	// Request lines (on by default) come between them; the lifecycle keeps its own.
 	if got, want := strings.Join(events, ","), "listening,draining,stopped"; got != want {
 		t.Fatalf("lifecycle log %q, want %q", got, want)
+	}
+	if requests["/ 200"] != 1 || requests["/readyz 503"] < 1 {
+		t.Fatalf("request lines %v, want / answered 200 once and /readyz 503 at least once", requests)
 	}
 }
 

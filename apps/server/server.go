@@ -13,23 +13,31 @@ type Server struct {
 	draining atomic.Bool
 }
 
-// NewHandler returns the routes of the service. The counter is an atomic
-// add-and-read, so each request sees the value its own increment produced:
-// under any concurrency the answers are exactly 1..N with no repeats.
-func NewHandler(s *Server) http.Handler {
+// NewHandler returns the routes of the service, each request observed as o
+// says. The counter is an atomic add-and-read, so each request sees the value
+// its own increment produced: under any concurrency the answers are exactly
+// 1..N with no repeats.
+func NewHandler(s *Server, o Observe) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", s.hello)
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { s.hello(w, r) })
 	mux.HandleFunc("GET /healthz", ok)
 	mux.HandleFunc("GET /readyz", s.ready)
+	quiet := o.Metrics == nil && o.Requests == nil
 	// GET / is nearly all the traffic: answering it before the pattern
 	// matcher measurably raises throughput (bench/README.md). Every other
 	// request, including other methods on /, still goes through mux.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		hello := r.URL.Path == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead)
+		switch {
+		case quiet && hello:
 			s.hello(w, r)
-			return
+		case quiet:
+			mux.ServeHTTP(w, r)
+		case hello:
+			o.hello(s, w, r)
+		default:
+			o.observed(w, r, mux)
 		}
-		mux.ServeHTTP(w, r)
 	})
 }
 
@@ -37,14 +45,16 @@ func NewHandler(s *Server) http.Handler {
 // canonicalisation and an allocation on the hot path.
 var textPlain = []string{"text/plain; charset=utf-8"}
 
-func (s *Server) hello(w http.ResponseWriter, _ *http.Request) {
+// hello answers the greeting; it returns the bytes written.
+func (s *Server) hello(w http.ResponseWriter, _ *http.Request) int {
 	n := s.hits.Add(1)
 	w.Header()["Content-Type"] = textPlain
 	body := make([]byte, 0, 48)
 	body = append(body, "Hello, World! Counter: "...)
 	body = strconv.AppendUint(body, n, 10)
 	body = append(body, '\n')
-	_, _ = w.Write(body)
+	written, _ := w.Write(body)
+	return written
 }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -33,36 +34,45 @@ func TestRoutes(t *testing.T) {
 		{name: "unknown path", method: "GET", path: "/nope", wantCode: 404},
 		{name: "path under root is not root", method: "GET", path: "/index.html", wantCode: 404},
 	}
+	// Observed or not, every route answers the same.
+	observes := map[string]func(*Server) Observe{
+		"quiet": func(*Server) Observe { return Observe{} },
+		"observed": func(s *Server) Observe {
+			return Observe{Metrics: NewMetrics(s), Requests: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+		},
+	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := &Server{}
-			if tt.draining {
-				s.StartDraining()
-			}
-			rec := httptest.NewRecorder()
-			NewHandler(s).ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, nil))
-
-			if rec.Code != tt.wantCode {
-				t.Fatalf("%s %s: status %d, want %d", tt.method, tt.path, rec.Code, tt.wantCode)
-			}
-			if tt.wantBody != "" && rec.Body.String() != tt.wantBody {
-				t.Errorf("body %q, want %q", rec.Body.String(), tt.wantBody)
-			}
-			if rec.Code == http.StatusOK {
-				if got := rec.Header().Get("Content-Type"); got != "text/plain; charset=utf-8" {
-					t.Errorf("Content-Type %q, want text/plain; charset=utf-8", got)
+		for mode, observe := range observes {
+			t.Run(mode+"/"+tt.name, func(t *testing.T) {
+				s := &Server{}
+				if tt.draining {
+					s.StartDraining()
 				}
-			}
-			if got := rec.Header().Get("Allow"); got != tt.wantAllow {
-				t.Errorf("Allow %q, want %q", got, tt.wantAllow)
-			}
-		})
+				rec := httptest.NewRecorder()
+				NewHandler(s, observe(s)).ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, nil))
+
+				if rec.Code != tt.wantCode {
+					t.Fatalf("%s %s: status %d, want %d", tt.method, tt.path, rec.Code, tt.wantCode)
+				}
+				if tt.wantBody != "" && rec.Body.String() != tt.wantBody {
+					t.Errorf("body %q, want %q", rec.Body.String(), tt.wantBody)
+				}
+				if rec.Code == http.StatusOK {
+					if got := rec.Header().Get("Content-Type"); got != "text/plain; charset=utf-8" {
+						t.Errorf("Content-Type %q, want text/plain; charset=utf-8", got)
+					}
+				}
+				if got := rec.Header().Get("Allow"); got != tt.wantAllow {
+					t.Errorf("Allow %q, want %q", got, tt.wantAllow)
+				}
+			})
+		}
 	}
 }
 
 func TestCounterIgnoresProbesAndRejectedMethods(t *testing.T) {
 	s := &Server{}
-	h := NewHandler(s)
+	h := NewHandler(s, Observe{})
 	for _, r := range []struct{ method, path string }{
 		{"GET", "/healthz"}, {"GET", "/readyz"}, {"POST", "/"}, {"GET", "/missing"},
 	} {
@@ -78,8 +88,18 @@ func TestCounterIgnoresProbesAndRejectedMethods(t *testing.T) {
 // Every concurrent request must see its own count: the set of answers is
 // exactly {1..N}, so no update was lost and no value was handed out twice.
 func TestCounterUnderConcurrency(t *testing.T) {
+	t.Run("quiet", func(t *testing.T) { counterUnderConcurrency(t, func(*Server) Observe { return Observe{} }) })
+	t.Run("observed", func(t *testing.T) {
+		counterUnderConcurrency(t, func(s *Server) Observe {
+			return Observe{Metrics: NewMetrics(s), Requests: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+		})
+	})
+}
+
+func counterUnderConcurrency(t *testing.T, observe func(*Server) Observe) {
 	const workers, perWorker = 64, 100
-	srv := httptest.NewServer(NewHandler(&Server{}))
+	s := &Server{}
+	srv := httptest.NewServer(NewHandler(s, observe(s)))
 	defer srv.Close()
 	client := srv.Client()
 	client.Transport.(*http.Transport).MaxIdleConnsPerHost = workers
@@ -124,7 +144,7 @@ func TestCounterUnderConcurrency(t *testing.T) {
 }
 
 func BenchmarkHello(b *testing.B) {
-	h := NewHandler(&Server{})
+	h := NewHandler(&Server{}, Observe{})
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		req := httptest.NewRequest("GET", "/", nil)

@@ -3,7 +3,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { readDockerfile } from "../../components/internal/dockerfile";
-import { Janitor, appsDir, buildApp, docker, dockerOk, ensureEngine, ensureGoBaseImage, ensureGreeterBase, greeterDir, startRegistry, uniqueName, waitUntil } from "../support/docker";
+import { Janitor, appsDir, buildApp, docker, dockerOk, ensureEngine, ensureGoBaseImage, ensureGreeterBase, greeterDir, httpGet as get, startRegistry, uniqueName, waitUntil } from "../support/docker";
 
 const NON_ROOT = "65532:65532";
 
@@ -18,11 +18,6 @@ async function processUid(container: string): Promise<number> {
     const uid = /^Uid:\s+(\d+)/m.exec(status);
     assert.ok(uid, `no Uid line in /proc/${pid}/status`);
     return Number(uid[1]);
-}
-
-async function get(url: string): Promise<{ status: number; body: string }> {
-    const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
-    return { status: res.status, body: await res.text() };
 }
 
 describe("apps on a real Docker engine", function () {

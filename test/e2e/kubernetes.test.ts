@@ -110,8 +110,9 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
     const NODE_LOSS_TOLERATION = 10;
 
     /** server's health paths, as staging's stack file gives them: without them its probes would be TCP checks. */
-    const { readinessPath, livenessPath } = JSON.parse(stackConfig("staging")["dockyard:apps"]).server;
-    const SERVER_PROBES = { readinessPath, livenessPath };
+    const { readinessPath, livenessPath, metrics } = JSON.parse(stackConfig("staging")["dockyard:apps"]).server;
+    /** As the stack file gives them too: the metrics port. */
+    const SERVER_PROBES = { readinessPath, livenessPath, metrics };
 
     function appsConfig(server: string, hello: string, serverSettings: Record<string, unknown> = { replicas: 2 }): string {
         return JSON.stringify({ hello: { kind: "job", image: hello }, server: { nodeLossTolerationSeconds: NODE_LOSS_TOLERATION, ...SERVER_PROBES, ...serverSettings, image: server } });
@@ -381,6 +382,32 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
     timed("2. a preview right after reports no changes", async () => {
         const preview = await stack.preview({ expectNoChanges: true, color: "never" });
         assert.deepEqual(Object.keys(preview.changeSummary), ["same"]);
+    });
+
+    timed("2b. server's metrics: its pods carry the scrape annotations, and the Service's metrics port counts what the app served", async () => {
+        const [pod] = (await serverPods()).filter(isReady);
+        assert.deepEqual(
+            Object.fromEntries(Object.entries(pod.metadata.annotations ?? {}).filter(([k]) => k.startsWith("prometheus.io/"))),
+            { "prometheus.io/scrape": "true", "prometheus.io/port": String(metrics.port), "prometheus.io/path": "/metrics" },
+        );
+        const svc = await cluster.getJson(["get", "service", "server", "-n", namespace]);
+        const port = svc.spec.ports.find((p: any) => p.name === "metrics");
+        assert.deepEqual({ port: port.port, targetPort: port.targetPort }, { port: metrics.port, targetPort: "metrics" });
+        // Requests to the app through its Service, then what each pod's metrics port says of them.
+        assert.equal((await probe.requests(await serviceUrl(), 3)).failures, 0);
+        const metricOf = (body: string, series: string) => Number(new RegExp(`^${series.replace(/[{}"/]/g, "\\$&")} (\\d+)$`, "m").exec(body)?.[1] ?? NaN);
+        let greetings = 0;
+        for (const p of (await serverPods()).filter(isReady)) {
+            const scraped = await probe.requests(`http://${p.status.podIP}:${metrics.port}/metrics`, 1);
+            assert.equal(scraped.failures, 0, JSON.stringify(scraped));
+            const body = scraped.bodies![0];
+            const get = metricOf(body, 'http_requests_total{code="200",method="GET",route="/"}');
+            const head = metricOf(body, 'http_requests_total{code="200",method="HEAD",route="/"}');
+            // The counter the app answers with is the sum of the greetings the metrics count, on each pod.
+            assert.equal(metricOf(body, "hello_counter"), get + head, body.slice(0, 2000));
+            greetings += get;
+        }
+        assert.ok(greetings >= 3, `the pods counted ${greetings} greetings; 3 were just made`);
     });
 
     timed("3. a new server image rolls only the Deployment, with zero failed requests; a second `up` meanwhile fails fast, naming the first", async () => {
@@ -1123,7 +1150,7 @@ module.exports = async () => {
     const config = new pulumi.Config("consumer");
     const ns = new k8s.core.v1.Namespace("namespace", { metadata: { name: config.require("namespace"), labels: { "pod-security.kubernetes.io/enforce": "restricted" } } });
     const registry = { server: config.require("registryServer"), username: config.require("registryUser"), password: pulumi.secret(process.env.REGISTRY_PASSWORD) };
-    const app = new GoApp("greeter", { target: "kubernetes", port: 9090, env: { START_DELAY: "8s" }, image: { ref: config.require("image"), registry }, kubernetes: { namespace: ns.metadata.name, readyTimeoutSeconds: 60 } });
+    const app = new GoApp("greeter", { target: "kubernetes", port: 9090, env: { START_DELAY: "5s" }, image: { ref: config.require("image"), registry }, kubernetes: { namespace: ns.metadata.name, readyTimeoutSeconds: 60 } });
     return { endpoint: app.endpoint };
 };
 `,
@@ -1154,7 +1181,7 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
             const help = await consumer.dockyard("--help");
             assert.equal(help.code, 0, help.stderr);
             assert.match(help.stdout, /^ {2}recover\s/m);
-            // The first up, killed while greeter waits to be Ready (it listens 8 s after it starts).
+            // The first up, killed while greeter waits to be Ready (it listens 5 s after it starts).
             const first = consumer.deploy("up");
             await waitUntil("greeter's Deployment to exist", 120_000, async () => ((await cluster.kubectl(["get", "deployment", "greeter", "-n", ns])).code === 0 ? true : undefined));
             killDeploy("c1");
@@ -1175,7 +1202,7 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
             assert.equal(clean.code, 0, `${clean.stdout}${clean.stderr}`);
             assert.match(clean.stdout, /stack c1: no drift/);
             // A value the program sets, changed by hand (a field only someone else set would stay theirs).
-            await cluster.kubectlOk(["set", "env", "deployment/greeter", "-n", ns, "START_DELAY=9s"]);
+            await cluster.kubectlOk(["set", "env", "deployment/greeter", "-n", ns, "START_DELAY=6s"]);
             const drifted = await consumer.dockyard("drift", "--stack", "c1");
             assert.equal(drifted.code, 1, `${drifted.stdout}${drifted.stderr}`);
             assert.match(drifted.stdout, new RegExp(`^  Deployment ${ns}/greeter: spec\\.template\\.spec\\.containers\\[0\\]\\.env`, "m"));

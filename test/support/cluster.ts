@@ -153,14 +153,16 @@ export function hostSnapshot(): Record<string, string> {
 }
 
 /**
- * The regular files directly in the temp dir. The engine, its providers, the program and our tools run with
- * it as their TMPDIR: whatever they leave there (a copy of the cluster's kubeconfig, say) is still there after.
+ * The kubeconfig copies directly in the temp dir: the Kubernetes provider writes one (`kubeconfig<random>`,
+ * client key included) for each configuration it is given and never deletes it. Other files are not counted:
+ * on a used machine other programs write to the temp dir while the suite runs.
  */
 export function tempFiles(): string[] {
     const dir = os.tmpdir();
+    // Only the provider's kind: on a used machine other programs write to the temp dir during a run too.
     return fs
         .readdirSync(dir, { withFileTypes: true })
-        .filter((e) => e.isFile())
+        .filter((e) => e.isFile() && e.name.startsWith("kubeconfig"))
         .map((e) => path.join(dir, e.name))
         .sort();
 }

@@ -2,6 +2,7 @@
 // BuildKit-capable client, starts dockerd when it can, and makes the offline
 // Go base image that stands in for the registry's golang image.
 import { spawn, spawnSync, execFileSync } from "child_process";
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
@@ -105,7 +106,9 @@ function hasCommand(name: string): boolean {
 export async function ensureGoBaseImage(janitor: Janitor): Promise<string> {
     const goroot = execFileSync("go", ["env", "GOROOT"]).toString().trim();
     const version = execFileSync("go", ["env", "GOVERSION"]).toString().trim().replace(/^go/, "");
-    const ref = `dockyard-local/go:${version}`;
+    const sums = appModules().map((dir) => fs.readFileSync(path.join(dir, "go.sum")));
+    // Named by the modules it serves too: an image made for other go.sum files would lack some.
+    const ref = `dockyard-local/go:${version}-${createHash("sha256").update(Buffer.concat(sums)).digest("hex").slice(0, 12)}`;
     if ((await docker(["image", "inspect", ref])).code === 0) return ref;
 
     const busybox = ["/bin/busybox", "/usr/bin/busybox"].find((p) => fs.existsSync(p));
@@ -118,6 +121,7 @@ export async function ensureGoBaseImage(janitor: Janitor): Promise<string> {
         fs.chmodSync(path.join(stage, "bin", "busybox"), 0o755);
         fs.symlinkSync("busybox", path.join(stage, "bin", "sh"));
         fs.writeFileSync(path.join(stage, "etc", "passwd"), "root:x:0:0:root:/root:/bin/sh\n");
+        copyModuleProxy(path.join(stage, "goproxy"));
 
         // The toolchain keeps its host path, so GOROOT inside matches the host's.
         const tar = spawn("tar", ["-cf", "-", "-C", stage, ".", "-C", "/", path.relative("/", goroot)]);
@@ -128,6 +132,9 @@ export async function ensureGoBaseImage(janitor: Janitor): Promise<string> {
                     "--change", `ENV PATH=${goroot}/bin:/go/bin:/bin`,
                     "--change", "ENV GOPATH=/go",
                     "--change", "ENV GOTOOLCHAIN=local",
+                    // The apps' modules, from the host's module cache: a build here reaches no proxy.
+                    "--change", "ENV GOPROXY=file:///goproxy",
+                    "--change", "ENV GOSUMDB=off",
                     "-", ref,
                 ],
                 { input: tar.stdout },
@@ -139,6 +146,36 @@ export async function ensureGoBaseImage(janitor: Janitor): Promise<string> {
         return ref;
     } finally {
         fs.rmSync(stage, { recursive: true, force: true });
+    }
+}
+
+/** The apps whose builds download modules (they have a go.sum). */
+function appModules(): string[] {
+    return fs
+        .readdirSync(appsDir)
+        .map((app) => path.join(appsDir, app))
+        .filter((dir) => fs.existsSync(path.join(dir, "go.sum")))
+        .sort();
+}
+
+/**
+ * Every module the apps' builds download, as the host's Go fetched them (`go mod download`), laid out as a
+ * module proxy (the module cache's download folder is one): GOPROXY=file:// serves them to `go mod download`
+ * in the build, and go.sum still checks each one.
+ */
+function copyModuleProxy(into: string): void {
+    const cache = path.join(execFileSync("go", ["env", "GOMODCACHE"]).toString().trim(), "cache", "download");
+    for (const dir of appModules()) {
+        const listed = execFileSync("go", ["mod", "download", "-json"], { cwd: dir, env: { ...process.env, GOFLAGS: "-mod=mod" } }).toString();
+        const modules = JSON.parse(`[${listed.replace(/}\s*{/g, "},{")}]`) as { Path: string; Error?: string; Info?: string; GoMod?: string; Zip?: string }[];
+        for (const m of modules) {
+            if (m.Error) throw new Error(`go mod download in ${dir}: ${m.Path}: ${m.Error}`);
+            for (const file of [m.Info, m.GoMod, m.Zip].filter((f): f is string => f !== undefined)) {
+                const target = path.join(into, path.relative(cache, file));
+                fs.mkdirSync(path.dirname(target), { recursive: true });
+                fs.copyFileSync(file, target);
+            }
+        }
     }
 }
 
@@ -234,6 +271,24 @@ export async function startRegistry(auth?: { username: string; password: string 
 }
 
 /** A name unique to this process, so parallel or leftover runs never collide. */
+/** A loopback port free right now (the kernel picks it), for a server a test or benchmark starts. */
+export function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const server = net.createServer();
+        server.once("error", reject);
+        server.listen(0, "127.0.0.1", () => {
+            const { port } = server.address() as net.AddressInfo;
+            server.close(() => resolve(port));
+        });
+    });
+}
+
+/** A GET as a user's client makes it, bounded at 5 s: its status and body. */
+export async function httpGet(url: string): Promise<{ status: number; body: string }> {
+    const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+    return { status: res.status, body: await res.text() };
+}
+
 export function uniqueName(prefix: string): string {
     return `${prefix}-${process.pid}-${Date.now().toString(36)}`;
 }

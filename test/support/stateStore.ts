@@ -4,10 +4,9 @@
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { type ChildProcess, execFileSync, spawn } from "child_process";
 import * as fs from "fs";
-import * as net from "net";
 import * as path from "path";
 import { randomBytes } from "crypto";
-import { repoRoot, run, waitUntil } from "./docker";
+import { freePort, repoRoot, run, waitUntil } from "./docker";
 import { engineDir } from "./engine";
 
 export interface StateStore {
@@ -23,17 +22,6 @@ export interface StateStore {
      */
     put: (key: string, body: string) => Promise<void>;
     stop: () => void;
-}
-
-function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const server = net.createServer();
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => {
-            const { port } = server.address() as net.AddressInfo;
-            server.close(() => resolve(port));
-        });
-    });
 }
 
 /** Starts the store on a free loopback port, with a bucket; `dir` holds its data and log. */

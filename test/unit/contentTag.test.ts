@@ -117,6 +117,6 @@ describe("content tag of the real apps", () => {
     });
     it("leaves tests out of the server's context", () => {
         const context = path.resolve(__dirname, "..", "..", "apps", "server");
-        assert.deepEqual(contextFiles(context, path.join(context, "Dockerfile")), ["drain.go", "go.mod", "main.go", "server.go"]);
+        assert.deepEqual(contextFiles(context, path.join(context, "Dockerfile")), ["drain.go", "go.mod", "go.sum", "main.go", "observe.go", "server.go"]);
     });
 });

@@ -34,7 +34,8 @@ describe("promotion", () => {
         assert.equal(outputs.sourceCommit, "c0ffee");
         // Provenance on the Deployment, not on its pods: a new commit alone rolls nothing.
         assert.deepEqual(deployment.metadata.annotations, { "dockyard.dev/image": SERVER, "dockyard.dev/source-commit": "c0ffee", "dockyard.dev/stack": "dockyard/prod", "pulumi.com/patchForce": "true" });
-        assert.equal(deployment.spec.template.metadata.annotations, undefined);
+        // The pods carry only what a Prometheus reads to scrape them (prod's server serves metrics).
+        assert.deepEqual(deployment.spec.template.metadata.annotations, { "prometheus.io/scrape": "true", "prometheus.io/port": "9102", "prometheus.io/path": "/metrics" });
     });
 
     it("lets a pinned digest win over promotion, for a rollback", async () => {

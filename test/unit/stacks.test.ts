@@ -4,12 +4,13 @@ import { k8sCheck } from "../support/kubernetes";
 import { isSecretInput, known, ofType, registered, stackOutputs } from "../support/mocks";
 import { runProgram, stackConfig } from "../support/stacks";
 
-async function settleApps(apps: Record<string, { imageRef: any; endpoint?: any; logs?: any }>) {
+async function settleApps(apps: Record<string, { imageRef: any; endpoint?: any; logs?: any; metricsEndpoint?: any }>) {
     const out: Record<string, Record<string, unknown>> = {};
     for (const [name, o] of Object.entries(apps)) {
         out[name] = { imageRef: await known(o.imageRef) };
         if (o.endpoint) out[name].endpoint = await known(o.endpoint);
         if (o.logs) out[name].logs = await known(o.logs);
+        if (o.metricsEndpoint) out[name].metricsEndpoint = await known(o.metricsEndpoint);
     }
     return out;
 }
@@ -36,7 +37,12 @@ describe("stacks", function () {
 
         it("registers images, containers and nothing of Kubernetes", () => {
             const server = registered("docker:index/container:Container", "server-workload-container").inputs;
-            assert.deepEqual(server.ports, [{ internal: 8080, external: 8080, ip: "127.0.0.1", protocol: "tcp" }]);
+            // The app on its fixed loopback port, its metrics on a loopback port of the engine's choosing.
+            assert.deepEqual(server.ports, [
+                { internal: 8080, external: 8080, ip: "127.0.0.1", protocol: "tcp" },
+                { internal: 9102, ip: "127.0.0.1", protocol: "tcp" },
+            ]);
+            assert.match(String(outputs.server.metricsEndpoint), /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
             assert.equal(server.wait, true, "up waits for server's HEALTHCHECK, read from its Dockerfile");
             assert.equal(server.image, outputs.server.imageRef);
             assert.equal(server.readOnly, true);

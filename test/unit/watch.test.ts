@@ -39,7 +39,7 @@ describe("watch: sources and changes", () => {
 
     it("reads what the build sends: the .dockerignore honoured, the Dockerfile always", () => {
         const files = buildFiles(path.join(root, "apps", "server"));
-        assert.deepEqual(files, ["Dockerfile", "drain.go", "go.mod", "main.go", "server.go"]);
+        assert.deepEqual(files, ["Dockerfile", "drain.go", "go.mod", "go.sum", "main.go", "observe.go", "server.go"]);
     });
 
     it("a test file, which .dockerignore leaves out, changes nothing; a source file changes its app alone", () => {
@@ -69,7 +69,7 @@ describe("watch: sources and changes", () => {
         // The .dockerignore that stopped ignoring tests sends them: they are the change.
         const before = state();
         write("apps/server/.dockerignore", read("apps/server/.dockerignore") + "**/*_test.go\n");
-        assert.deepEqual(changes(before, state()).apps, { server: ["main_test.go", "server_test.go"] });
+        assert.deepEqual(changes(before, state()).apps, { server: ["main_test.go", "observe_test.go", "server_test.go"] });
     });
 
     it("names removed and added files, program files, packages and the stack's config", () => {
