@@ -90,17 +90,30 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         return pushImage(app, variant, path.join(appsDir, app), ["--build-arg", `GO_IMAGE=${goImage}`]);
     }
 
-    async function pushImage(repository: string, variant: string, context: string, buildArgs: string[] = []): Promise<string> {
-        const tag = `${cluster.info.registry.server}/${repository}:${variant}`;
-        const docker = (args: string[]) => run(dockerCli(), args, { env: { DOCKER_BUILDKIT: "1", DOCKER_CONFIG: dockerConfig } });
-        const build = await docker(["build", "--quiet", ...buildArgs, "--label", `dev.dockyard.e2e.variant=${variant}`, "-t", janitor.image(tag), context]);
-        if (build.code !== 0) throw new Error(`docker build ${tag}: ${build.stderr}`);
+    const dockerRun = (args: string[]) => run(dockerCli(), args, { env: { DOCKER_BUILDKIT: "1", DOCKER_CONFIG: dockerConfig } });
+
+    /** Builds an image under a local name of this run's (no registry needed yet); returns that name. */
+    async function buildImage(repository: string, variant: string, context: string, buildArgs: string[] = []): Promise<string> {
+        const local = janitor.image(`dockyard-e2e-local/${repository}:${variant}-${namespace}`);
+        const build = await dockerRun(["build", "--quiet", ...buildArgs, "--label", `dev.dockyard.e2e.variant=${variant}`, "-t", local, context]);
+        if (build.code !== 0) throw new Error(`docker build ${local}: ${build.stderr}`);
+        return local;
+    }
+
+    /** Pushes a built image to the suite's registry; returns it by digest. */
+    async function pushBuilt(local: string, repository: string, variant: string): Promise<string> {
+        const tag = janitor.image(`${cluster.info.registry.server}/${repository}:${variant}`);
+        const tagged = await dockerRun(["tag", local, tag]);
+        if (tagged.code !== 0) throw new Error(`docker tag ${local} ${tag}: ${tagged.stderr}`);
         // The digest this registry now holds, as the push reports it: a cached image may carry others.
-        const push = await docker(["push", tag]);
+        const push = await dockerRun(["push", tag]);
         const pushed = /digest: (sha256:[0-9a-f]{64})/.exec(push.stdout)?.[1];
         if (push.code !== 0 || !pushed) throw new Error(`docker push ${tag}: ${push.stderr || push.stdout}`);
-        const digest = `${cluster.info.registry.server}/${repository}@${pushed}`;
-        return digest;
+        return `${cluster.info.registry.server}/${repository}@${pushed}`;
+    }
+
+    async function pushImage(repository: string, variant: string, context: string, buildArgs: string[] = []): Promise<string> {
+        return pushBuilt(await buildImage(repository, variant, context, buildArgs), repository, variant);
     }
 
     /** readyTimeoutSeconds for the steps whose `up` must fail: long enough for the pods' failure to show. */
@@ -261,6 +274,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         // The cluster starts (its own processes) while the base images are made here; a failure on either side
         // still stops a cluster that came up.
         const starting = Cluster.start();
+        let building: Promise<string[]>;
         try {
             goImage = await ensureGoBaseImage(janitor);
             await ensureGreeterBase(janitor, goImage);
@@ -268,6 +282,17 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
             // Only the probe's binary and Dockerfile may sit in the build context: the rest of `work` stays out.
             fs.writeFileSync(path.join(work, ".dockerignore"), "*\n!httploop\n!Dockerfile\n");
             execFileSync("go", ["build", "-o", httploop, "./cmd/httploop"], { cwd: path.join(repoRoot, "test", "e2e", "tools"), env: { ...process.env, CGO_ENABLED: "0" } });
+            // The probe: httploop, static, alone in an image.
+            fs.writeFileSync(path.join(work, "Dockerfile"), 'FROM scratch\nCOPY httploop /httploop\nUSER 65532:65532\nENTRYPOINT ["/httploop"]\n');
+            // Built while the cluster starts, pushed once its registry is up.
+            building = Promise.all([
+                buildImage("server", "v1", path.join(appsDir, "server"), ["--build-arg", `GO_IMAGE=${goImage}`]),
+                buildImage("hello", "v1", path.join(appsDir, "hello"), ["--build-arg", `GO_IMAGE=${goImage}`]),
+                // Built from its own Dockerfile, with no build args: as its owner would, before handing over the digest.
+                buildImage("greeter", "v1", greeterDir),
+                buildImage("dockyard-e2e-probe", "v1", work),
+            ]);
+            building.catch(() => undefined);
         } catch (e) {
             await starting.then((c) => c.stop(), () => undefined);
             throw e;
@@ -280,15 +305,12 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         // program under `pulumi up` would with the KUBECONFIG it inherits.
         Object.assign(process.env, { KUBECONFIG: cluster.info.kubeconfig, KUBECTL: cluster.info.kubectl });
         await dockerLogin();
-        // The probe: httploop, static, alone in an image.
-        fs.writeFileSync(path.join(work, "Dockerfile"), 'FROM scratch\nCOPY httploop /httploop\nUSER 65532:65532\nENTRYPOINT ["/httploop"]\n');
-        // Built side by side: each push waits on the network while another build compiles.
+        const [server, hello, greeterLocal, probeLocal] = await building;
         [refs.server, refs.hello, refs.greeter, probeImage] = await Promise.all([
-            pushApp("server", "v1"),
-            pushApp("hello", "v1"),
-            // Built from its own Dockerfile, with no build args: as its owner would, before handing over the digest.
-            pushImage("greeter", "v1", greeterDir),
-            pushImage("dockyard-e2e-probe", "v1", work),
+            pushBuilt(server, "server", "v1"),
+            pushBuilt(hello, "hello", "v1"),
+            pushBuilt(greeterLocal, "greeter", "v1"),
+            pushBuilt(probeLocal, "dockyard-e2e-probe", "v1"),
         ]);
         refsHistory.server.push(refs.server);
         stack = await engine.workspace("e2e-staging", () => program({ ...process.env, DOCKYARD_SOURCE_COMMIT: stagingCommit }));
@@ -977,6 +999,9 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
     });
 
     timed("P1. prod promotes staging's digests: nothing built or pushed, the same image IDs run, provenance shown", async () => {
+        consumerRun = consumerScenario();
+        // Awaited by C1; this only keeps a failure meanwhile from going unhandled.
+        consumerRun.catch(() => undefined);
         prod = await otherStack("e2e-prod", prodNamespace, {
             "dockyard:readyTimeoutSeconds": { value: "60" },
             "dockyard:promoteFrom": { value: "e2e-staging" },
@@ -1174,7 +1199,11 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
         };
     }
 
-    timed("C1. a team's own project with the packed package: `dockyard recover` frees the stack a killed up left, `dockyard drift` names a hand edit", async () => {
+    /**
+     * C1's scenario: it runs beside the P and O steps (its own project, stack, state and namespace; nothing of
+     * theirs is touched), so its waits cost the suite no time of their own. C1 awaits it.
+     */
+    async function consumerScenario(): Promise<void> {
         const ns = `${namespace}-consumer`;
         const consumer = await consumerProject("c1", ns);
         try {
@@ -1211,6 +1240,12 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
             const down = await consumer.deploy("destroy");
             assert.equal(down.code, 0, down.stderr);
         }
+    }
+
+    let consumerRun: Promise<void> | undefined;
+
+    timed("C1. a team's own project with the packed package: `dockyard recover` frees the stack a killed up left, `dockyard drift` names a hand edit", async () => {
+        await (consumerRun ?? consumerScenario());
     });
 
     timed("7. destroy leaves nothing of either stack, no file in the temp dir; stopping the cluster leaves the host as before", async () => {

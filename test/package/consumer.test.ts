@@ -5,7 +5,8 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { repoRoot } from "../support/docker";
+import { Readable } from "stream";
+import { Janitor, dockerCli, dockerOk, ensureEngine, repoRoot, uniqueName } from "../support/docker";
 
 const sh = (cmd: string, args: string[], cwd: string) => execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 
@@ -153,6 +154,41 @@ describe("the published component package", function () {
             });
 
             // Refusals do not depend on the SDKs' versions: checked once.
+            // The state is a test double (a Docker-target stack needs the docker provider, which cannot be had
+            // here); the images and the engine that removes them are real.
+            if (set === sdkSets[0]) it("dockyard prune removes only this project's old tags from the real Docker engine", async () => {
+                await ensureEngine();
+                const ours = uniqueName("dockyard-prune/web");
+                const theirs = uniqueName("dockyard-prune/other");
+                const janitor = new Janitor();
+                const image = async (ref: string, n: number) =>
+                    dockerOk(["build", "-q", "-t", janitor.image(ref), "-"], { input: Readable.from([`FROM scratch\nLABEL round=${n}\n`]) });
+                try {
+                    await image(`${ours}:sha-old1`, 1);
+                    await image(`${ours}:sha-old2`, 2);
+                    await image(`${ours}:sha-live`, 3);
+                    await image(`${theirs}:sha-old`, 4);
+                    const state = { deployment: { resources: [{ type: "docker:index/image:Image", outputs: { imageName: `${ours}:sha-live` } }] } };
+                    const fake = path.join(project, "fake-pulumi-prune");
+                    fs.writeFileSync(
+                        fake,
+                        `#!/bin/sh\n[ "$1 $2 $3" = "stack ls --json" ] && echo '[{"name":"dev"}]' && exit 0\n` +
+                            `[ "$1 $2" = "stack export" ] && echo '${JSON.stringify(state)}' && exit 0\necho "not expected: $*" >&2; exit 3\n`,
+                        { mode: 0o755 },
+                    );
+                    fs.writeFileSync(path.join(project, "Pulumi.yaml"), "name: consumer\nruntime: nodejs\n");
+                    const r = spawnSync(path.join(project, "node_modules", ".bin", "dockyard"), ["prune", "--stack", "dev"], { cwd: project, env: { ...process.env, PULUMI: fake, DOCKER: dockerCli() }, encoding: "utf8" });
+                    assert.equal(r.status, 0, r.stderr);
+                    assert.match(r.stdout, new RegExp(`removed 2 image tag\\(s\\); kept ${ours}:sha-live`));
+                    const tags = async (repo: string) => (await dockerOk(["image", "ls", repo, "--format", "{{.Tag}}"])).split("\n").filter(Boolean).sort();
+                    assert.deepEqual(await tags(ours), ["sha-live"]);
+                    assert.deepEqual(await tags(theirs), ["sha-old"], "another project's repository is never touched");
+                } finally {
+                    fs.rmSync(path.join(project, "Pulumi.yaml"), { force: true });
+                    await janitor.clean();
+                }
+            });
+
             if (set === sdkSets[0]) it("dockyard refuses bad input by name, exit code 2, before it touches anything", () => {
                 const dockyard = (args: string[], cwd = project, env: NodeJS.ProcessEnv = {}) => {
                     // The project's installed command, run from elsewhere too (a folder outside any project).
