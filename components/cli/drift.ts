@@ -1,10 +1,11 @@
 // dockyard drift --stack <stack>: what changed in the cluster behind Pulumi's back (a `kubectl scale`, a
 // `kubectl set env`, an object deleted by hand), as a short list of objects and fields rather than the
 // engine's full diff. It previews with a refresh (read from the cluster, never written: a preview keeps no
-// state) and reports every step the next `up`, which refreshes too (Pulumi.yaml), would take to put things back. The program runs with the images and
-// source commit the stack deployed last (its own outputs, as promotion reads them): no build, and a commit
-// not deployed yet is not drift. Exit code 0: no drift; 1: drift;
-// 2: the check itself failed. With GITHUB_STEP_SUMMARY set (a workflow), the list goes there too.
+// state) and reports every step the next `up`, which refreshes too, would take to put things back. The
+// project's program runs with DOCKYARD_IMAGES_FROM naming the stack, so a program that honours it (this
+// repository's takes the stack's own outputs, as promotion reads them) builds nothing, and a commit not
+// deployed yet is not drift. Exit code 0: no drift; 1: drift; 2: the check itself failed. With
+// GITHUB_STEP_SUMMARY set (a workflow), the list goes there too.
 // Types only at load: the SDK loads when a verb runs, so `dockyard --help` and refusals stay quick.
 import type * as automation from "@pulumi/pulumi/automation";
 import * as fs from "fs";
