@@ -1,9 +1,9 @@
 // The program's composition: one GoApp per configured app, on the stack's target.
-import { type ClusterObject, GoApp, RegistryLoginError, STACK_ANNOTATION, checkRegistryLogin, currentStackName, jobRunCompleted } from "@dockyard/components";
+import { type ClusterObject, Gateway, GoApp, type GoAppArgs, RegistryLoginError, STACK_ANNOTATION, checkRegistryLogin, currentStackName, jobRunCompleted } from "@dockyard/components";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PROMOTED, type StackPlan, parseStackConfig, readRawConfig, withEnvironmentDefaults, withPromotedImages } from "./config";
-import { refuseForeignObjects } from "./ownership";
+import { GATEWAY_RESOURCE, refuseForeignObjects } from "./ownership";
 
 /** What each app exports. */
 export interface AppOutputs {
@@ -15,6 +15,8 @@ export interface AppOutputs {
     logs?: pulumi.Output<string>;
     /** Services with `metrics`: their URL on Docker (loopback), `host:port/path` inside the cluster on Kubernetes. */
     metricsEndpoint?: pulumi.Output<string>;
+    /** Services with a route: the URL a user opens, `https://<host><path>`. */
+    url?: pulumi.Output<string>;
 }
 
 /** Labels that make the API server itself enforce what the components already do. */
@@ -53,6 +55,7 @@ export function compose(plan: StackPlan, sourceCommit?: string): Record<string, 
     if (unresolved.length > 0) throw new Error(`compose: apps ${unresolved.join(", ")} still wait for their promoted digests (see withPromotedImages)`);
     const namespace = plan.target === "kubernetes" && plan.createNamespace && plan.namespace ? createNamespace(plan.namespace, plan.podSecurityVersion) : undefined;
 
+    const gateway = plan.gateway && new Gateway(GATEWAY_RESOURCE, { ...plan.gateway, namespace: namespace?.metadata.name ?? plan.namespace });
     const outputs: Record<string, AppOutputs> = {};
     for (const { name, args } of plan.apps) {
         // Taking the name from the Namespace resource orders every app after it.
@@ -61,15 +64,26 @@ export function compose(plan: StackPlan, sourceCommit?: string): Record<string, 
             : args.target === "docker"
               ? { ...args, docker: { ...args.docker, labels: { ...args.docker?.labels, ...dockerAppLabels(name) } } }
               : args;
-        const app = new GoApp(name, { ...placed, sourceCommit });
+        const app = new GoApp(name, { ...onGateway(placed, gateway), sourceCommit });
         outputs[name] = {
             imageRef: app.imageRef,
             ...(app.endpoint && { endpoint: app.endpoint }),
             ...(app.logs && { logs: app.logs }),
             ...(app.metricsEndpoint && { metricsEndpoint: app.metricsEndpoint }),
+            ...(app.url && { url: app.url }),
         };
     }
     return outputs;
+}
+
+/**
+ * The app with its route attached to the stack's own Gateway by the Gateway's name as an output: the route
+ * waits to be Accepted, so the Gateway must be in place first, certificate and all.
+ */
+function onGateway(args: GoAppArgs, gateway: Gateway | undefined): GoAppArgs {
+    const route = args.kubernetes?.route;
+    if (!gateway || !route?.gateway) return args;
+    return { ...args, kubernetes: { ...args.kubernetes, route: { ...route, gateway: { ...route.gateway, name: gateway.gateway.metadata.name } } } };
 }
 
 /**

@@ -1,6 +1,6 @@
 // Stack config: parsed and validated in one place, every problem reported at
 // once by config key, before any resource is registered.
-import { type GoAppArgs, type Target, formatProblem, validateGoAppArgs } from "@dockyard/components";
+import { GATEWAY_LISTENERS, type GatewayArgs, type GoAppArgs, type RouteArgs, type Target, formatProblem, validateGatewayArgs, validateGoAppArgs } from "@dockyard/components";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
@@ -9,6 +9,8 @@ import { z } from "zod";
 const NS = "dockyard";
 
 const quantities = z.strictObject({ cpu: z.string().optional(), memory: z.string().optional() });
+const peer = z.strictObject({ namespace: z.string().optional(), podLabels: z.record(z.string(), z.string()).optional() });
+const issuer = z.strictObject({ name: z.string(), kind: z.enum(["ClusterIssuer", "Issuer"]).optional() });
 
 /** One entry of `dockyard:apps`: the app's folder name → how to run it. */
 const appShape = {
@@ -31,6 +33,10 @@ const appShape = {
     readinessPath: z.string().optional(),
     livenessPath: z.string().optional(),
     ttlSecondsAfterFinished: z.number().optional(),
+    /** A way in from outside the cluster, through the stack's `gateway` or `ingress`. */
+    route: z.strictObject({ hosts: z.array(z.string()), path: z.string().optional(), tls: z.boolean().optional() }).optional(),
+    /** `false`: no NetworkPolicy; else the peers it admits beside the namespace and the route's proxy. */
+    networkPolicy: z.union([z.literal(false), z.strictObject({ allowFrom: z.array(peer).optional(), scrapeFrom: z.array(peer).optional() })]).optional(),
     // Docker only.
     hostPort: z.number().optional(),
     containerName: z.string().optional(),
@@ -59,6 +65,22 @@ const stackSchema = z.strictObject({
     podSecurityVersion: z.string().regex(/^(v1\.[0-9]+|latest)$/, 'a Kubernetes minor version such as "v1.37", or "latest"').optional(),
     imagePullSecrets: z.array(z.string()).optional(),
     readyTimeoutSeconds: z.number().optional(),
+    /**
+     * Where routes attach: an existing Gateway (`name`, `namespace`, `sectionName`), or, with
+     * `gatewayClassName`, one the stack makes in its namespace (HTTPS for every route's host, from `issuer`).
+     */
+    gateway: z
+        .strictObject({
+            name: z.string().optional(),
+            namespace: z.string().optional(),
+            sectionName: z.string().optional(),
+            gatewayClassName: z.string().optional(),
+            issuer: issuer.optional(),
+            httpRedirect: z.boolean().optional(),
+        })
+        .optional(),
+    /** Routes as Ingresses instead, for clusters without the Gateway API. */
+    ingress: z.strictObject({ className: z.string().optional(), controllerNamespace: z.string(), issuer: issuer.optional() }).optional(),
     // Docker only.
     hostIp: z.string().optional(),
 });
@@ -67,8 +89,8 @@ export type AppConfig = z.infer<typeof appSchema>;
 type StackSettings = z.infer<typeof stackSchema>;
 
 const KUBERNETES_ONLY = {
-    app: ["requests", "replicas", "autoscale", "nodeLossTolerationSeconds", "serviceType", "servicePort", "readinessPath", "livenessPath", "ttlSecondsAfterFinished"],
-    stack: ["namespace", "createNamespace", "allowLoadBalancer", "podSecurityVersion", "imagePullSecrets", "readyTimeoutSeconds"],
+    app: ["requests", "replicas", "autoscale", "nodeLossTolerationSeconds", "serviceType", "servicePort", "readinessPath", "livenessPath", "ttlSecondsAfterFinished", "networkPolicy"],
+    stack: ["namespace", "createNamespace", "allowLoadBalancer", "podSecurityVersion", "imagePullSecrets", "readyTimeoutSeconds", "gateway", "ingress"],
 };
 const DOCKER_ONLY = { app: ["hostPort", "containerName", "imageHealthcheck"], stack: ["hostIp"] };
 
@@ -86,6 +108,8 @@ export interface StackPlan {
     promoteFrom?: string;
     /** The registry login to check before anything is created: set when a user and password are configured. */
     registryLogin?: { server: string; username: string; password: pulumi.Input<string> };
+    /** Kubernetes: the Gateway the stack makes for its routes, in its namespace; the apps' routes attach to it. */
+    gateway?: GatewayArgs;
 }
 
 /** Every config problem at once; a RunError, so the CLI prints this message alone, without a stack trace. */
@@ -181,8 +205,20 @@ export function parseStackConfig(raw: Record<string, unknown>, registryPassword?
         if (!strict.success) for (const p of zodProblems(`apps.${name}`, strict.error)) problems.add(p);
         const app = looseAppSchema.safeParse(entry ?? {});
         if (!app.success) continue;
-        const misplaced = wrongTarget.app.filter((k) => app.data[k as keyof AppConfig] !== undefined);
-        for (const k of misplaced) problems.add(`${key}.${k} = ${show(app.data[k as keyof AppConfig])}: not used when target is "${settings.target}"`);
+        if (app.data.route !== undefined && settings.target === "docker") {
+            problems.add(
+                `${key}.route = ${show(app.data.route)}: not on the Docker target, whose services are published on ${NS}:hostIp and ` +
+                    `${key}.hostPort (the endpoint output); routes, TLS and network policies are for Kubernetes stacks`,
+            );
+        } else if (app.data.route !== undefined && settings.gateway === undefined && settings.ingress === undefined) {
+            problems.add(`${key}.route = ${show(app.data.route)}: needs ${NS}:gateway (a Gateway API Gateway to attach to) or ${NS}:ingress (an Ingress class) on the stack`);
+        } else if (app.data.route?.tls === false && settings.gateway?.gatewayClassName !== undefined) {
+            problems.add(`${key}.route.tls = false: not on the stack's own Gateway, which serves its routes over HTTPS and answers plain HTTP with a redirect`);
+        }
+        const misplaced = [...wrongTarget.app, ...(settings.target === "docker" || !(settings.gateway || settings.ingress) ? ["route"] : [])].filter(
+            (k) => app.data[k as keyof AppConfig] !== undefined,
+        );
+        for (const k of misplaced.filter((m) => m !== "route")) problems.add(`${key}.${k} = ${show(app.data[k as keyof AppConfig])}: not used when target is "${settings.target}"`);
         if (app.data.serviceType === "LoadBalancer" && !settings.allowLoadBalancer) {
             problems.add(`${key}.serviceType = "LoadBalancer": not allowed on this stack; set ${NS}:allowLoadBalancer to true to expose it`);
         }
@@ -193,6 +229,8 @@ export function parseStackConfig(raw: Record<string, unknown>, registryPassword?
         apps.push({ name, args });
     }
     for (const p of clashes(apps)) problems.add(p);
+    const gateway = settings.target === "kubernetes" ? ownGateway(settings, apps, raw) : { problems: [] };
+    for (const p of gateway.problems) problems.add(p);
     if (problems.size > 0) throw new StackConfigError([...problems]);
 
     return {
@@ -206,7 +244,62 @@ export function parseStackConfig(raw: Record<string, unknown>, registryPassword?
             settings.registry?.username !== undefined && registryPassword !== undefined && settings.registry.checkLogin !== false
                 ? { server: settings.registry.server, username: settings.registry.username, password: registryPassword }
                 : undefined,
+        gateway: gateway.args,
     };
+}
+
+/** The Gateway name a stack gives its own when `dockyard:gateway.name` is unset. */
+export const DEFAULT_GATEWAY_NAME = "dockyard";
+
+/**
+ * The stack's own Gateway, when `dockyard:gateway.gatewayClassName` asks for one: HTTPS for every routed
+ * host, from its issuer. Every problem with `dockyard:gateway` and `dockyard:ingress`, either way.
+ */
+function ownGateway(s: StackSettings, apps: StackPlan["apps"], raw: Record<string, unknown>): { args?: StackPlan["gateway"]; problems: string[] } {
+    const problems: string[] = [];
+    const g = s.gateway;
+    if (g !== undefined && s.ingress !== undefined) problems.push(`${NS}:ingress = ${show(raw.ingress)}: not with ${NS}:gateway: a stack renders its routes one way`);
+    if (g === undefined) return { problems };
+    const makes = g.gatewayClassName !== undefined;
+    const refused = makes ? (["namespace", "sectionName"] as const) : (["issuer", "httpRedirect"] as const);
+    const why = makes
+        ? "unset when the stack makes its Gateway (gatewayClassName): it lives in the stack's namespace, and routes attach to its https listener"
+        : "only with gatewayClassName, when the stack makes its Gateway; a Gateway named here is its owner's to configure";
+    for (const field of refused) if (g[field] !== undefined) problems.push(`${NS}:gateway.${field} = ${show(g[field])}: ${why}`);
+    if (!makes) {
+        if (g.name === undefined) problems.push(`${NS}:gateway.name = (unset): the name of an existing Gateway, or set gatewayClassName for the stack to make one`);
+        return { problems };
+    }
+    const hosts = apps.flatMap((a) => a.args.kubernetes?.route?.hosts ?? []);
+    if (hosts.length === 0) return { problems: [...problems, `${NS}:gateway.gatewayClassName = ${show(g.gatewayClassName)}: no app has a route to serve; give one dockyard:apps.<app>.route`] };
+    const args: NonNullable<StackPlan["gateway"]> = {
+        objectName: g.name ?? DEFAULT_GATEWAY_NAME,
+        gatewayClassName: g.gatewayClassName!,
+        hosts: [...new Set(hosts)],
+        issuer: g.issuer!,
+        httpRedirect: g.httpRedirect,
+        readyTimeoutSeconds: s.readyTimeoutSeconds,
+    };
+    // Each route's own hosts are reported under its app.
+    for (const p of validateGatewayArgs(args).filter((p) => !p.field.startsWith("hosts"))) {
+        problems.push(formatProblem({ ...p, field: `${NS}:gateway.${p.field === "objectName" ? "name" : p.field}` }));
+    }
+    return { args, problems };
+}
+
+/** An app's `route` config as the component takes it, on the stack's Gateway or Ingress. */
+function routeArgs(route: NonNullable<AppConfig["route"]>, s: StackSettings): RouteArgs | undefined {
+    const common = { hosts: route.hosts, path: route.path };
+    if (s.gateway?.gatewayClassName !== undefined) {
+        return { ...common, tls: {}, gateway: { name: s.gateway.name ?? DEFAULT_GATEWAY_NAME, namespace: s.namespace, sectionName: GATEWAY_LISTENERS.https } };
+    }
+    if (s.gateway !== undefined) {
+        return { ...common, tls: route.tls === false ? false : {}, gateway: { name: s.gateway.name!, namespace: s.gateway.namespace ?? s.namespace, sectionName: s.gateway.sectionName } };
+    }
+    if (s.ingress !== undefined) {
+        return { ...common, tls: route.tls === false ? false : { issuer: s.ingress.issuer }, ingress: { className: s.ingress.className, controllerNamespace: s.ingress.controllerNamespace } };
+    }
+    return undefined;
 }
 
 /**
@@ -256,6 +349,16 @@ function clashes(apps: StackPlan["apps"]): string[] {
             }
         }
     }
+    const routes = new Map<string, string>();
+    for (const { name, args } of apps) {
+        const route = args.kubernetes?.route;
+        for (const host of route?.hosts ?? []) {
+            const at = `${host}${route!.path ?? "/"}`;
+            const owner = routes.get(at);
+            if (owner !== undefined) problems.push(`${NS}:apps.${name}.route = ${show(at)}: host and path already routed to app "${owner}"; give each app its own host or path`);
+            else routes.set(at, name);
+        }
+    }
     return problems;
 }
 
@@ -299,6 +402,8 @@ export function toGoAppArgs(name: string, app: AppConfig, s: StackSettings, regi
             readinessPath: app.readinessPath,
             livenessPath: app.livenessPath,
             ttlSecondsAfterFinished: app.ttlSecondsAfterFinished,
+            route: app.route && routeArgs(app.route, s),
+            networkPolicy: app.networkPolicy,
             requests: app.requests,
             limits: app.limits,
             imagePullSecrets: s.imagePullSecrets,
@@ -317,6 +422,9 @@ function configKeyFor(app: string, field: string): string {
         return `${NS}:${tail === "dockerfile" ? `apps.${app}` : tail}`;
     }
     if (head === "appDir") return `${NS}:apps.${app}`;
+    if (head === "kubernetes" && tail.startsWith("route.gateway")) return `${NS}:gateway${tail.slice("route.gateway".length)}`;
+    if (head === "kubernetes" && tail.startsWith("route.ingress")) return `${NS}:ingress${tail.slice("route.ingress".length)}`;
+    if (head === "kubernetes" && tail.startsWith("route.tls.issuer")) return `${NS}:ingress.issuer${tail.slice("route.tls.issuer".length)}`;
     if (head === "docker" || head === "kubernetes") {
         if (["hostIp", "namespace", "readyTimeoutSeconds"].includes(tail) || tail.startsWith("imagePullSecrets")) return `${NS}:${tail}`;
         return `${NS}:apps.${app}.${tail}`;

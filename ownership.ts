@@ -2,7 +2,7 @@
 // turns a create into an upsert: an object someone else made under the same name would silently become
 // this stack's, and `destroy` would delete it. So before anything is registered, in previews too, the
 // program reads every object it is about to create under a fixed name and refuses those another owner holds.
-import { type ClusterObject, GoApp, type KubernetesObjectRef, STACK_ANNOTATION, kubectlGet, kubectlResource, notOurs } from "@dockyard/components";
+import { type ClusterObject, GoApp, type KubernetesObjectRef, STACK_ANNOTATION, gatewayObjects, kubectlGet, kubectlResource, notOurs } from "@dockyard/components";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackPlan } from "./config";
 
@@ -21,10 +21,12 @@ export interface ForeignObject {
 
 /** The objects a plan creates under fixed names, each with its namespace. */
 export function plannedObjects(plan: StackPlan, defaultNamespace?: string): PlannedObject[] {
-    return plan.apps.flatMap(({ name, args }) =>
-        GoApp.kubernetesObjects(name, args).map((ref) => ({ ...ref, namespace: plan.namespace ?? defaultNamespace })),
-    );
+    const refs = [...(plan.gateway ? gatewayObjects(GATEWAY_RESOURCE, plan.gateway) : []), ...plan.apps.flatMap(({ name, args }) => GoApp.kubernetesObjects(name, args))];
+    return refs.map((ref) => ({ ...ref, namespace: plan.namespace ?? defaultNamespace }));
 }
+
+/** The Pulumi name of the stack's own Gateway component. */
+export const GATEWAY_RESOURCE = "gateway";
 
 const group = (apiVersion: string) => (apiVersion.includes("/") ? apiVersion.split("/")[0] : "");
 

@@ -144,6 +144,8 @@ export class GoApp extends pulumi.ComponentResource {
     public readonly logs?: pulumi.Output<string>;
     /** Services with `metrics`: their URL on Docker, `host:port/path` inside the cluster on Kubernetes. */
     public readonly metricsEndpoint?: pulumi.Output<string>;
+    /** Services with a `kubernetes.route`: the URL a user opens, `https://<host><path>`. */
+    public readonly url?: pulumi.Output<string>;
 
     /**
      * The Kubernetes objects `new GoApp(name, args)` would make under fixed names, in its namespace; none on
@@ -191,8 +193,9 @@ export class GoApp extends pulumi.ComponentResource {
             const workload = new KubernetesWorkload(`${name}-workload`, { ...kubernetesArgs(name, args), registryCredentials, imageSource, ...shared }, { parent: this });
             this.endpoint = workload.address;
             this.metricsEndpoint = workload.metricsAddress;
+            this.url = workload.url;
             this.workload = workload;
         }
-        this.registerOutputs({ imageRef: this.imageRef, endpoint: this.endpoint, logs: this.logs, metricsEndpoint: this.metricsEndpoint });
+        this.registerOutputs({ imageRef: this.imageRef, endpoint: this.endpoint, logs: this.logs, metricsEndpoint: this.metricsEndpoint, url: this.url });
     }
 }

@@ -20,6 +20,9 @@ export {
     type RunRecordObject,
 } from "./kubernetesWorkload";
 export { type Autoscale } from "./autoscaling";
+export { Gateway, type GatewayArgs, GATEWAY_LISTENERS, gatewayObjects, validateGatewayArgs } from "./gateway";
+export { type RouteArgs, type GatewayRef, type IngressRef, type RouteTls, type IssuerRef, type IssuerKind, ISSUER_KINDS, ROUTE_TLS_ANNOTATION } from "./route";
+export { type NetworkPolicyArgs, type NetworkPeer } from "./networkPolicy";
 export { type WorkloadArgs, type WorkloadKind, WORKLOAD_KINDS, type ResourceQuantities, type RegistryCredentials, type MetricsArgs, type MetricsScrape, METRICS_SCRAPES } from "./types";
 export { type ArgProblem, InvalidArgsError, formatProblem } from "./internal/problems";
 export { isDigestRef, isFloatingImageRef } from "./internal/imageRef";

@@ -2,6 +2,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "crypto";
 import { type Autoscale, horizontalPodAutoscaler, validateAutoscale } from "./autoscaling";
+import { type NetworkPolicyArgs, networkPolicy, validateNetworkPolicy } from "./networkPolicy";
+import { type RouteArgs, routeProxy, routeResources, routeUrl, validateRoute } from "./route";
 import { floatingImageProblem } from "./internal/imageRef";
 import { STACK_ANNOTATION, namesStack } from "./internal/stack";
 import { type ArgProblem, checkInteger, checkOneOf, known, throwIfAny } from "./internal/problems";
@@ -133,6 +135,21 @@ export interface KubernetesWorkloadArgs extends WorkloadArgs {
      * neither can be overridden here. Default: `{}`.
      */
     annotations?: Record<string, string>;
+    /**
+     * A way in from outside the cluster to `port`: an HTTPRoute attached to a Gateway, or an Ingress with a
+     * cert-manager Certificate. `up` waits, within `readyTimeoutSeconds`, for the route to be Accepted (or the
+     * Ingress to get an address) and the Certificate to be Ready, and otherwise names which is not and what
+     * its status says. The cluster needs the Gateway API CRDs and a controller (or an ingress controller),
+     * and cert-manager for TLS. Services only. Default: none, reachable inside the cluster alone.
+     */
+    route?: RouteArgs;
+    /**
+     * A NetworkPolicy that admits traffic to the service's pods only from its own namespace, its route's
+     * Gateway or ingress controller (to `port`), and the peers given here; egress stays open. `false` makes
+     * none: anything in the cluster may reach the pods. It is enforced only where the cluster's network plugin
+     * enforces NetworkPolicies. Services only. Default: `{}`, a policy with no extra peers.
+     */
+    networkPolicy?: NetworkPolicyArgs | false;
     /** Kubernetes provider for every object. Default: the one from `opts`, else the ambient default provider. */
     provider?: k8s.Provider;
 }
@@ -221,6 +238,7 @@ export function validateKubernetesWorkloadArgs(args: KubernetesWorkloadArgs): Ar
     }
     problems.push(...validateEnv(args.env), ...validateQuantities("requests", args.requests), ...validateQuantities("limits", args.limits));
     problems.push(...validateMetrics(args, args.port ?? KUBERNETES_DEFAULTS.port, "kubernetes"));
+    problems.push(...validateRoute(args.route, args.kind), ...validateNetworkPolicy(args.networkPolicy, args.kind, args.metrics !== undefined));
     return problems;
 }
 
@@ -326,6 +344,10 @@ export function kubernetesWorkloadObjects(name: string, args: Omit<KubernetesWor
         ...(args.autoscale ? [ref("autoscaling/v2", "HorizontalPodAutoscaler")] : []),
         ...(disruptionBudget(args) ? [ref("policy/v1", "PodDisruptionBudget")] : []),
         ...(args.metrics?.scrape === "serviceMonitor" ? [ref("monitoring.coreos.com/v1", "ServiceMonitor")] : []),
+        ...(args.networkPolicy === false ? [] : [ref("networking.k8s.io/v1", "NetworkPolicy")]),
+        ...(args.route?.gateway ? [ref("gateway.networking.k8s.io/v1", "HTTPRoute")] : []),
+        ...(args.route?.ingress ? [ref("networking.k8s.io/v1", "Ingress")] : []),
+        ...(args.route?.ingress && args.route.tls !== false ? [ref("cert-manager.io/v1", "Certificate")] : []),
     ];
 }
 
@@ -365,6 +387,16 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
     public readonly serviceMonitor?: k8s.apiextensions.CustomResource;
     /** Jobs: the Job's name. */
     public readonly jobName?: pulumi.Output<string>;
+    /** Services unless `networkPolicy: false`: the NetworkPolicy. */
+    public readonly networkPolicy?: k8s.networking.v1.NetworkPolicy;
+    /** Services with `route.gateway`: the HTTPRoute. */
+    public readonly httpRoute?: k8s.apiextensions.CustomResource;
+    /** Services with `route.ingress`: the Ingress. */
+    public readonly ingress?: k8s.networking.v1.Ingress;
+    /** Services with `route.ingress` and TLS: the cert-manager Certificate. */
+    public readonly certificate?: k8s.apiextensions.CustomResource;
+    /** Services with `route`: what a user opens, `https://<first host><path>` (`http` with `tls: false`). */
+    public readonly url?: pulumi.Output<string>;
 
     constructor(name: string, args: KubernetesWorkloadArgs, opts?: pulumi.ComponentResourceOptions) {
         throwIfAny(`KubernetesWorkload "${name}"`, validateKubernetesWorkloadArgs(args));
@@ -551,10 +583,20 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
                     { ...childOpts, dependsOn: [this.service] },
                 );
             }
+            if (args.networkPolicy !== false) {
+                this.networkPolicy = networkPolicy(name, this.selectorLabels, args.networkPolicy ?? {}, routeProxy(args.route), metrics?.port, metadata, childOpts);
+            }
+            if (args.route) {
+                const made = routeResources(this, name, args.route, this.service, servicePort, objectName, metadata, awaitOpts);
+                this.httpRoute = made.httpRoute;
+                this.ingress = made.ingress;
+                this.certificate = made.certificate;
+                this.url = pulumi.output(routeUrl(args.route));
+            }
             const namespace = this.service.metadata.namespace.apply((ns) => ns ?? "default");
             this.address = pulumi.interpolate`${this.service.metadata.name}.${namespace}.svc.cluster.local:${servicePort}`;
             if (metrics) this.metricsAddress = pulumi.interpolate`${this.service.metadata.name}.${namespace}.svc.cluster.local:${metrics.port}${metricsPath}`;
         }
-        this.registerOutputs({ address: this.address, jobName: this.jobName, metricsAddress: this.metricsAddress });
+        this.registerOutputs({ address: this.address, jobName: this.jobName, metricsAddress: this.metricsAddress, url: this.url });
     }
 }

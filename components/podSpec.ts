@@ -1,7 +1,7 @@
 // The pod a KubernetesWorkload runs: container, hardening, probes, spread and node-loss tolerations.
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { AsyncLocalStorage } from "async_hooks";
+import { explainFailure } from "./internal/errorHook";
 
 /** Everything the pod is made from, defaults already applied. @internal */
 export interface PodSettings {
@@ -123,25 +123,7 @@ export function notReadyHook(
     port: number,
     paths: { readinessPath?: string; livenessPath?: string },
 ): pulumi.ResourceHookBinding | undefined {
-    const monitor = pulumi.runtime.getMonitor();
-    if (monitor === undefined || !errorHooksSupported(monitor)) return undefined;
-    // Hook names are unique per program run; two workloads may share a name under different parents. An
-    // Automation API process runs the program many times, each with a monitor of its own.
-    const taken = hookNames.get(monitor) ?? new Set<string>();
-    hookNames.set(monitor, taken);
-    let hookName = `${name}-not-ready`;
-    for (let n = 2; taken.has(hookName); n++) hookName = `${name}-not-ready-${n}`;
-    taken.add(hookName);
-    // The engine calls hooks back outside the program's async context, where an Automation API inline program's
-    // log would find no engine (and print to the host's console instead): log from the context it was made in.
-    const inProgramContext = AsyncLocalStorage.snapshot();
-    const hook = new pulumi.ErrorHook(hookName, async (args) => {
-        const message = notReadyMessage(args.errors[0] ?? "", appName, port, paths);
-        // Awaited: once the hook answers, the engine ends the step, and a message still in flight is lost.
-        if (message !== undefined) await inProgramContext(() => pulumi.log.error(message, workload));
-        return false;
-    });
-    return { onError: [hook] };
+    return explainFailure(workload, `${name}-not-ready`, async ({ errors }) => notReadyMessage(errors[0] ?? "", appName, port, paths));
 }
 
 /** What to say when a Deployment's update failed; nothing when its pods were not what failed. @internal */
@@ -151,25 +133,6 @@ export function notReadyMessage(error: string, appName: string, port: number, pa
         `${appName}: its pods did not become Ready: ${describeProbes(port, paths)}. ` +
         `\`kubectl describe pod\` lists each probe failure under Events ("Startup probe failed", "Readiness probe failed", "Liveness probe failed").`
     );
-}
-
-const hookNames = new WeakMap<object, Set<string>>();
-
-/**
- * Error hooks arrived in @pulumi/pulumi 3.2xx and need a CLI that offers them: registering one elsewhere fails
- * the whole deployment. The runtime records what the CLI offered before the program runs. Pulumi's mocks claim
- * the feature without a monitor that registers hooks (a registration never returns), so a monitor must have it.
- */
-function errorHooksSupported(monitor: object): boolean {
-    if (typeof pulumi.ErrorHook !== "function") return false;
-    if (typeof (monitor as { registerErrorHook?: unknown }).registerErrorHook !== "function") return false;
-    try {
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const state = require("@pulumi/pulumi/runtime/state") as { getStore?: () => { supportsErrorHooks?: boolean } };
-        return state.getStore?.().supportsErrorHooks === true;
-    } catch {
-        return false;
-    }
 }
 
 /** The env values that turn out to be Pulumi secrets, by name: the env Secret's data, itself secret. @internal */

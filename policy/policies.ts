@@ -1,7 +1,7 @@
 // Dockyard's guardrails, as CrossGuard resource policies. Each message names
 // the resource and the fix. They read resource inputs only, so they judge a
 // preview exactly as they judge an update.
-import { isFloatingImageRef } from "@dockyard/components";
+import { ROUTE_TLS_ANNOTATION, isFloatingImageRef } from "@dockyard/components";
 import type { ReportViolation, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
 
 const CONTAINER = "docker:index/container:Container";
@@ -180,4 +180,34 @@ export const loadBalancerAllowed: ResourceValidationPolicy = {
     },
 };
 
-export const policies: ResourceValidationPolicy[] = [imagesPinned, hardenedWorkloads, resourceLimits, healthProbes, explicitHostIp, loadBalancerAllowed];
+const INGRESS = "kubernetes:networking.k8s.io/v1:Ingress";
+const HTTP_ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute";
+
+interface RouteRule {
+    filters?: { type?: string; requestRedirect?: { scheme?: string } }[];
+}
+
+/** A route whose every rule redirects to HTTPS serves nothing in plain text. */
+const redirectsToHttps = (rules: RouteRule[] | undefined) =>
+    (rules ?? []).length > 0 && (rules ?? []).every((r) => (r.filters ?? []).some((f) => f.type === "RequestRedirect" && f.requestRedirect?.scheme === "https"));
+
+export const routeTls: ResourceValidationPolicy = {
+    name: "dockyard-route-tls",
+    description: "Routes from outside the cluster are served over TLS (mandatory by default; a stack's policy config may make it advisory).",
+    enforcementLevel: "mandatory",
+    validateResource: (args, report) => {
+        if (args.type === INGRESS) {
+            const covered = new Set<string>((args.props.spec?.tls ?? []).flatMap((t: { hosts?: string[] }) => t.hosts ?? []));
+            const plain = (args.props.spec?.rules ?? []).map((r: { host?: string }) => r.host ?? "*").filter((h: string) => !covered.has(h));
+            if (plain.length) report(`${who(args)} serves ${plain.join(", ")} over plain HTTP: give the route TLS (a cert-manager issuer), or drop tls: false.`);
+            return;
+        }
+        if (args.type !== HTTP_ROUTE || redirectsToHttps(args.props.spec?.rules)) return;
+        // Whether the listener terminates TLS is the Gateway's: the component records what the route asked for.
+        if (args.props.metadata?.annotations?.[ROUTE_TLS_ANNOTATION] === "false") {
+            report(`${who(args)} is declared plain HTTP (tls: false): attach it to an HTTPS listener and drop tls: false.`);
+        }
+    },
+};
+
+export const policies: ResourceValidationPolicy[] = [imagesPinned, hardenedWorkloads, resourceLimits, healthProbes, explicitHostIp, loadBalancerAllowed, routeTls];

@@ -33,7 +33,9 @@ export function notOurs(existing: ClusterObject, planned: KubernetesObjectRef, s
 
 /** The resource argument kubectl takes for an object: `deployments.v1.apps/server`, `services/server`. */
 export function kubectlResource(ref: KubernetesObjectRef): string {
-    const plural = `${ref.kind.toLowerCase()}s`;
+    const kind = ref.kind.toLowerCase();
+    // The API's own plurals for every kind a workload makes: networkpolicies, gateways, ingresses, deployments.
+    const plural = /[^aeiou]y$/.test(kind) ? `${kind.slice(0, -1)}ies` : kind.endsWith("s") ? `${kind}es` : `${kind}s`;
     const [g, version] = ref.apiVersion.includes("/") ? ref.apiVersion.split("/") : ["", ref.apiVersion];
     return `${g ? `${plural}.${version}.${g}` : plural}/${ref.name}`;
 }

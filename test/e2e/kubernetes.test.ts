@@ -19,6 +19,7 @@ import { Cluster, hostSnapshot, tempFiles } from "../support/cluster";
 import { Janitor, appsDir, dockerCli, ensureEngine, ensureGoBaseImage, ensureGreeterBase, greeterDir, repoRoot, run, waitUntil } from "../support/docker";
 import { type Engine, startEngine } from "../support/engine";
 import { type StateStore, startStateStore } from "../support/stateStore";
+import { GatewayStandIn, STAND_IN_CONTROLLER } from "../support/gatewayStandIn";
 import { Probe, type ProbeSummary } from "../support/probe";
 import { stackConfig } from "../support/stacks";
 
@@ -323,6 +324,8 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         this.timeout(5 * 60_000);
         try {
             await load?.stop().catch(() => undefined);
+            await standIn?.stop().catch(() => undefined);
+            if (edge) await edge.destroy({ color: "never" }).catch(() => undefined);
             if (greeter) await greeter.destroy({ color: "never" }).catch(() => undefined);
             if (fresh) await fresh.destroy({ color: "never" }).catch(() => undefined);
             if (prod) await prod.destroy({ color: "never" }).catch(() => undefined);
@@ -1000,6 +1003,9 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
 
     timed("P1. prod promotes staging's digests: nothing built or pushed, the same image IDs run, provenance shown", async () => {
         consumerRun = consumerScenario();
+        edgeRun = edgeScenario();
+        // Awaited by W; this only keeps a failure meanwhile from going unhandled.
+        edgeRun.catch(() => undefined);
         // Awaited by C1; this only keeps a failure meanwhile from going unhandled.
         consumerRun.catch(() => undefined);
         prod = await otherStack("e2e-prod", prodNamespace, {
@@ -1248,6 +1254,137 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
         await (consumerRun ?? consumerScenario());
     });
 
+    /** The way in (W steps): a stack of its own, its Gateway, certificate and route, with the controllers' stand-in. */
+    const edgeNamespace = `${namespace}-edge`;
+    const edgeHost = `server.${edgeNamespace}.dockyard.test`;
+    const STAND_IN_CLASS = "dockyard-e2e-stand-in";
+    const SUITE_ISSUER = "dockyard-e2e-ca";
+    let edge: automation.Stack | undefined;
+    let standIn: GatewayStandIn | undefined;
+
+    /** The edge stack's config: staging's server, one replica, routed through `gateway`. */
+    async function configureEdge(gateway: Record<string, unknown>, route: Record<string, unknown> = { hosts: [edgeHost] }, timeout = 60): Promise<void> {
+        await edge!.setAllConfig({
+            "dockyard:gateway": { value: JSON.stringify(gateway) },
+            "dockyard:readyTimeoutSeconds": { value: String(timeout) },
+            "dockyard:apps": { value: JSON.stringify({ server: { ...SERVER_PROBES, replicas: 1, route, image: refs.server } }) },
+        });
+    }
+
+    /** W1. a certificate from an issuer that does not exist fails `up` within the bound, naming the issuer; no route is made */
+    async function edgeW1(): Promise<void> {
+        // What a platform team installs: the class its controller serves, and an issuer.
+        await cluster.kubectlOk(["apply", "-f", "-"], [
+            JSON.stringify({ apiVersion: "gateway.networking.k8s.io/v1", kind: "GatewayClass", metadata: { name: STAND_IN_CLASS }, spec: { controllerName: STAND_IN_CONTROLLER } }),
+            JSON.stringify({ apiVersion: "cert-manager.io/v1", kind: "ClusterIssuer", metadata: { name: SUITE_ISSUER }, spec: { selfSigned: {} } }),
+        ].join("\n"));
+        standIn = new GatewayStandIn(cluster, (ns) => ns.startsWith(namespace));
+        standIn.start();
+        edge = await otherStack("e2e-edge", edgeNamespace);
+        await configureEdge({ gatewayClassName: STAND_IN_CLASS, issuer: { name: "dockyard-e2e-no-such-issuer" } }, undefined, FAILING_UP_TIMEOUT);
+        const started = Date.now();
+        await assert.rejects(up(edge), (e: Error) => {
+            assert.ok(
+                e.message.includes(`certificate ${edgeNamespace}/dockyard: not Ready: its issuer ClusterIssuer "dockyard-e2e-no-such-issuer" does not exist; make it, or name an existing one.`),
+                e.message,
+            );
+            return true;
+        });
+        const seconds = (Date.now() - started) / 1000;
+        assert.ok(seconds < FAILING_UP_TIMEOUT + 90, `up gave up after ${seconds} s; readyTimeoutSeconds is ${FAILING_UP_TIMEOUT}`);
+        assert.equal((await cluster.kubectlOk(["get", "httproutes,gateways", "-n", edgeNamespace, "-o", "name"])).trim(), "", "nothing waits on a certificate that is not there");
+    }
+
+    /** W2. up: the stack's Gateway Programmed with its issued certificate, the route Accepted to the Service, a NetworkPolicy, the https URL as an output */
+    async function edgeW2(): Promise<void> {
+        await configureEdge({ gatewayClassName: STAND_IN_CLASS, issuer: { name: SUITE_ISSUER } });
+        const { result, ops } = await up(edge!);
+        assert.equal(result.summary.result, "succeeded");
+        // The rest (Deployment, Service, NetworkPolicy) was made by the first up, which only the certificate failed.
+        for (const made of ["kubernetes:gateway.networking.k8s.io/v1:Gateway", "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"]) {
+            assert.ok(ops.includes(`create ${made}`), `${made} created: ${ops.join(", ")}`);
+        }
+        assert.equal(result.outputs.apps.value.server.url, `https://${edgeHost}/`);
+        const route = await cluster.getJson(["get", "httproutes.v1.gateway.networking.k8s.io", "server", "-n", edgeNamespace]);
+        assert.deepEqual(route.spec.hostnames, [edgeHost]);
+        assert.deepEqual(route.spec.rules[0].backendRefs.map((b: any) => `${b.kind}/${b.name}:${b.port}`), ["Service/server:8080"]);
+        const parent = route.status.parents.find((p: any) => p.parentRef.name === "dockyard" && p.parentRef.sectionName === "https");
+        assert.equal(parent.conditions.find((c: any) => c.type === "Accepted").status, "True");
+        const gateway = await cluster.getJson(["get", "gateways.v1.gateway.networking.k8s.io", "dockyard", "-n", edgeNamespace]);
+        assert.equal(gateway.status.conditions.find((c: any) => c.type === "Programmed").status, "True");
+        assert.deepEqual(gateway.spec.listeners.map((l: any) => `${l.name} ${l.protocol}/${l.port}`), ["https HTTPS/443", "http HTTP/80"]);
+        const secret = await cluster.getJson(["get", "secret", "dockyard-tls", "-n", edgeNamespace]);
+        const cert = new (await import("crypto")).X509Certificate(Buffer.from(secret.data["tls.crt"], "base64"));
+        assert.equal(cert.subjectAltName, `DNS:${edgeHost}`);
+        const policy = await cluster.getJson(["get", "networkpolicy", "server", "-n", edgeNamespace]);
+        assert.deepEqual(policy.spec.podSelector.matchLabels, { "app.kubernetes.io/name": "server", "app.kubernetes.io/instance": "server-workload" });
+        assert.deepEqual(policy.spec.policyTypes, ["Ingress"]);
+    }
+
+    /** W3. a second preview shows no changes, and drift reports nothing: the controllers' status fields are not drift */
+    async function edgeW3(): Promise<void> {
+        const events: automation.EngineEvent[] = [];
+        const preview = await edge!.preview({ onEvent: (e) => events.push(e), color: "never" });
+        assert.deepEqual(Object.keys(preview.changeSummary).filter((k) => k !== "same"), [], JSON.stringify(preview.changeSummary));
+        const r = await driftCheck(edge!.name);
+        assert.equal(r.code, 0, `${r.stdout}${r.stderr}`);
+        assert.match(r.stdout, /no drift/);
+    }
+
+    /** W4. a route to a Gateway that does not exist fails `up` within the bound, naming it; a path the Gateway API refuses is refused first, by key */
+    async function edgeW4(): Promise<void> {
+        await configureEdge({ name: "dockyard-e2e-nowhere" }, undefined, FAILING_UP_TIMEOUT);
+        const started = Date.now();
+        await assert.rejects(up(edge!), (e: Error) => {
+            assert.ok(e.message.includes(`route ${edgeNamespace}/server: not Accepted by Gateway ${edgeNamespace}/dockyard-e2e-nowhere: Gateway ${edgeNamespace}/dockyard-e2e-nowhere does not exist`), e.message);
+            return true;
+        });
+        const seconds = (Date.now() - started) / 1000;
+        assert.ok(seconds < FAILING_UP_TIMEOUT + 90, `up gave up after ${seconds} s; readyTimeoutSeconds is ${FAILING_UP_TIMEOUT}`);
+
+        // The API server's own rules refuse the path, as a dry run shows; the program refuses it before that.
+        const refused = await cluster.kubectl(["apply", "--dry-run=server", "-f", "-"], JSON.stringify({
+            apiVersion: "gateway.networking.k8s.io/v1",
+            kind: "HTTPRoute",
+            metadata: { name: "dry-run", namespace: edgeNamespace },
+            spec: { parentRefs: [{ name: "dockyard" }], rules: [{ matches: [{ path: { type: "PathPrefix", value: "/api//v1" } }] }] },
+        }));
+        assert.notEqual(refused.code, 0);
+        assert.match(refused.stderr, /must not contain '\/\/'/);
+        await configureEdge({ gatewayClassName: STAND_IN_CLASS, issuer: { name: SUITE_ISSUER } }, { hosts: [edgeHost], path: "/api//v1" });
+        await assert.rejects(edge!.preview({ color: "never" }), /dockyard:apps\.server\.route\.path = "\/api\/\/v1": an absolute path prefix: starts with \/, no '\/\/'/);
+        assert.equal((await edge!.destroy({ color: "never" })).summary.result, "succeeded");
+        edge = undefined;
+        await standIn!.stop();
+        standIn = undefined;
+        await cluster.kubectlOk(["delete", "gatewayclasses.v1.gateway.networking.k8s.io", STAND_IN_CLASS]);
+        await cluster.kubectlOk(["delete", "clusterissuers.v1.cert-manager.io", SUITE_ISSUER]);
+    }
+
+    /**
+     * The W steps, one after another: they run beside the P and O steps (their own stack, namespace and objects;
+     * the GatewayClass and ClusterIssuer are the suite's), so their waits cost the suite no time of their own.
+     */
+    async function edgeScenario(): Promise<string[]> {
+        const took: string[] = [];
+        for (const [title, step] of [
+            ["W1", edgeW1],
+            ["W2", edgeW2],
+            ["W3", edgeW3],
+            ["W4", edgeW4],
+        ] as const) {
+            const started = Date.now();
+            await step();
+            took.push(`${title} ${((Date.now() - started) / 1000).toFixed(1)} s`);
+        }
+        return took;
+    }
+    let edgeRun: Promise<string[]> | undefined;
+
+    timed("W. the way in (W1-W4): a missing issuer and a missing Gateway fail `up` by name; the Gateway, certificate, route and NetworkPolicy admitted and ready; no drift", async () => {
+        console.log(`      ${(await (edgeRun ?? edgeScenario())).join(", ")}`);
+    });
+
     timed("7. destroy leaves nothing of either stack, no file in the temp dir; stopping the cluster leaves the host as before", async () => {
         // Each stack has its own lock and namespace: they go at once.
         const others = [greeter, prod, fresh].filter((x): x is automation.Stack => x !== undefined);
@@ -1256,10 +1393,10 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
         greeter = prod = fresh = undefined;
         assert.equal(summary.result, "succeeded");
         assert.ok((summary.resourceChanges?.delete ?? 0) > 0);
-        for (const ns of [namespace, prodNamespace, `${namespace}-fresh`]) {
+        for (const ns of [namespace, prodNamespace, `${namespace}-fresh`, edgeNamespace]) {
             await waitUntil(`namespace ${ns} to be gone`, 120_000, async () => ((await cluster.kubectl(["get", "namespace", ns])).code !== 0 ? true : undefined));
         }
-        const left = await cluster.kubectlOk(["get", "deployments,services,jobs,secrets,serviceaccounts,pdb", "-A", "-l", "app.kubernetes.io/part-of=dockyard", "-o", "name"]);
+        const left = await cluster.kubectlOk(["get", "deployments,services,jobs,secrets,serviceaccounts,pdb,networkpolicies,httproutes,gateways,certificates", "-A", "-l", "app.kubernetes.io/part-of=dockyard", "-o", "name"]);
         assert.equal(left.trim(), "");
         // Every up, preview, refresh, recover and drift above ran with this temp dir: none left a file (the
         // provider copies a kubeconfig it is configured with there, client key included, and never deletes it).

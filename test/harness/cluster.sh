@@ -394,6 +394,10 @@ up() {
         --authentication-kubeconfig="$c/scheduler.kubeconfig" --authorization-kubeconfig="$c/scheduler.kubeconfig" \
         --bind-address=127.0.0.1 --leader-elect=false --profiling=false
 
+    # The Gateway API's and cert-manager's kinds, so the API server admits or refuses routes, Gateways and
+    # certificates by their real schemas. Server-side: the largest exceeds the client-side annotation limit.
+    kubectl_ apply --server-side -f "$("$here/engines/crds.sh")" >/dev/null
+
     pause_image
     for i in "${!NODES[@]}"; do node_start "$i"; done
     metrics_server
@@ -403,6 +407,7 @@ up() {
         wait_for "node $node to be Ready" 90 kubectl_ wait --for=condition=Ready "node/$node" --timeout=1s
     done
     wait_for "the default ServiceAccount" 60 kubectl_ get serviceaccount default -n default
+    kubectl_ wait --for=condition=Established crd --all --timeout=60s >/dev/null
     wait_for "the resource metrics API (metrics-server's first scrape of every node)" 90 node_metrics
     wait_for "the registry" 30 curl -fsS -u "$REGISTRY_USER:$REGISTRY_PASSWORD" "http://127.0.0.1:$REGISTRY_PORT/v2/"
 

@@ -9,6 +9,8 @@ type Raw = Record<string, unknown>;
 const docker: Raw = { target: "docker", apps: { server: { port: 8080, hostPort: 8080 }, hello: { kind: "job" } } };
 const kube: Raw = { target: "kubernetes", namespace: "shop", apps: { server: { replicas: 2 }, hello: { kind: "job" } } };
 const withApp = (base: Raw, app: string, settings: Raw): Raw => ({ ...base, apps: { ...(base.apps as Raw), [app]: settings } });
+const ownGateway = { gatewayClassName: "edge", issuer: { name: "ca" } };
+const routed: Raw = { ...withApp(kube, "server", { replicas: 2, route: { hosts: ["shop.example.com"] } }), gateway: ownGateway };
 
 const cases: [string, Raw, string[]][] = [
     ["no target", { apps: { server: {} } }, ['dockyard:target = (unset): one of "docker", "kubernetes"']],
@@ -58,6 +60,28 @@ const cases: [string, Raw, string[]][] = [
     ["a Pod Security version that is not a minor", { ...kube, podSecurityVersion: "1.37" }, ['dockyard:podSecurityVersion = "1.37": a Kubernetes minor version such as "v1.37", or "latest"']],
     ["a promotion source that is no stack name", { ...kube, promoteFrom: "https://app.pulumi.com/acme" }, ['dockyard:promoteFrom = "https://app.pulumi.com/acme": a stack name: <stack>, or <organization>/<project>/<stack>']],
     ["pull secrets on a docker stack", { ...docker, imagePullSecrets: ["pull"] }, ['dockyard:imagePullSecrets = ["pull"]: not used when target is "docker"']],
+    ["a route on the Docker target", withApp(docker, "server", { hostPort: 8080, route: { hosts: ["shop.example.com"] } }), ['dockyard:apps.server.route = {"hosts":["shop.example.com"]}: not on the Docker target, whose services are published on dockyard:hostIp']],
+    ["a route with nothing to attach to", withApp(kube, "server", { route: { hosts: ["shop.example.com"] } }), ["dockyard:apps.server.route = {\"hosts\":[\"shop.example.com\"]}: needs dockyard:gateway (a Gateway API Gateway to attach to) or dockyard:ingress"]],
+    ["a route on a job", withApp(routed, "hello", { kind: "job", route: { hosts: ["hello.example.com"] } }), ['dockyard:apps.hello.route = {"hosts":["hello.example.com"],"tls":{},"gateway":{"name":"dockyard","namespace":"shop","sectionName":"https"}}: nothing: a job serves no port']],
+    ["a host that is not a DNS name", withApp(routed, "server", { route: { hosts: ["Shop.Example.com"] } }), ['dockyard:apps.server.route.hosts.0 = "Shop.Example.com": a DNS name in lowercase']],
+    ["an IP address for a host", withApp(routed, "server", { route: { hosts: ["10.0.0.1"] } }), ['dockyard:apps.server.route.hosts.0 = "10.0.0.1": a DNS name in lowercase (letters, digits, \'-\' and \'.\'), not an IP address']],
+    ["a wildcard as the URL's host", withApp(routed, "server", { route: { hosts: ["*.example.com"] } }), ['dockyard:apps.server.route.hosts.0 = "*.example.com": a DNS name in lowercase (letters, digits, \'-\' and \'.\'), not an IP address; not a wildcard here']],
+    ["a path not starting with /", withApp(routed, "server", { route: { hosts: ["shop.example.com"], path: "api" } }), ['dockyard:apps.server.route.path = "api": an absolute path prefix: starts with /']],
+    ["a path the Gateway API refuses", withApp(routed, "server", { route: { hosts: ["shop.example.com"], path: "/api//v1" } }), ['dockyard:apps.server.route.path = "/api//v1": an absolute path prefix: starts with /, no \'//\'']],
+    [
+        "two apps on one host and path",
+        withApp(withApp(routed, "hello", { route: { hosts: ["shop.example.com"] } }), "server", { route: { hosts: ["shop.example.com"] } }),
+        ['dockyard:apps.hello.route = "shop.example.com/": host and path already routed to app "server"'],
+    ],
+    ["an Ingress without an issuer", { ...withApp(kube, "server", { route: { hosts: ["shop.example.com"] } }), ingress: { controllerNamespace: "ingress" } }, ["dockyard:ingress.issuer = (unset): a cert-manager issuer { name, kind? } for the Ingress's certificate, or tls: false"]],
+    ["a Gateway and an Ingress both", { ...routed, ingress: { controllerNamespace: "ingress", issuer: { name: "ca" } } }, ["dockyard:ingress = {\"controllerNamespace\":\"ingress\",\"issuer\":{\"name\":\"ca\"}}: not with dockyard:gateway"]],
+    ["the stack's own Gateway without an issuer", { ...routed, gateway: { gatewayClassName: "edge" } }, ["dockyard:gateway.issuer = (unset): a cert-manager issuer { name, kind? } (required)"]],
+    ["an unknown issuer kind", { ...routed, gateway: { ...ownGateway, issuer: { name: "ca", kind: "Vault" } } }, ['dockyard:gateway.issuer.kind = "Vault": one of "ClusterIssuer", "Issuer"']],
+    ["a namespace for the stack's own Gateway", { ...routed, gateway: { ...ownGateway, namespace: "infra" } }, ['dockyard:gateway.namespace = "infra": unset when the stack makes its Gateway']],
+    ["an existing Gateway without a name", { ...routed, gateway: { namespace: "infra" } }, ["dockyard:gateway.name = (unset): the name of an existing Gateway, or set gatewayClassName"]],
+    ["plain HTTP on the stack's own Gateway", withApp(routed, "server", { route: { hosts: ["shop.example.com"], tls: false } }), ["dockyard:apps.server.route.tls = false: not on the stack's own Gateway"]],
+    ["a NetworkPolicy peer with neither field", withApp(kube, "server", { networkPolicy: { allowFrom: [{}] } }), ["dockyard:apps.server.networkPolicy.allowFrom.0 = {}: { namespace?, podLabels? } with at least one of them"]],
+    ["a scrape peer without metrics", withApp(kube, "server", { networkPolicy: { scrapeFrom: [{ namespace: "monitoring" }] } }), ['dockyard:apps.server.networkPolicy.scrapeFrom = [{"namespace":"monitoring"}]: unset without metrics']],
     [
         // Every value is checked even when its app also has an unknown or misplaced key.
         "values beside an unknown key and a misplaced key",
@@ -98,6 +122,24 @@ describe("stack config errors", () => {
     it("accepts both base configs", () => {
         assert.equal(parseStackConfig(docker).apps.length, 2);
         assert.equal(parseStackConfig(kube).apps.length, 2);
+        const plan = parseStackConfig(routed);
+        assert.deepEqual(plan.gateway, { objectName: "dockyard", gatewayClassName: "edge", hosts: ["shop.example.com"], issuer: { name: "ca" }, httpRedirect: undefined, readyTimeoutSeconds: undefined });
+        assert.deepEqual(plan.apps.find((a) => a.name === "server")!.args.kubernetes!.route, {
+            hosts: ["shop.example.com"],
+            path: undefined,
+            tls: {},
+            gateway: { name: "dockyard", namespace: "shop", sectionName: "https" },
+        });
+        const existing = parseStackConfig({ ...routed, gateway: { name: "shared", namespace: "infra", sectionName: "web" } });
+        assert.equal(existing.gateway, undefined);
+        assert.deepEqual(existing.apps.find((a) => a.name === "server")!.args.kubernetes!.route!.gateway, { name: "shared", namespace: "infra", sectionName: "web" });
+        const ingress = parseStackConfig({ ...kube, apps: (routed as { apps: Raw }).apps, ingress: { className: "nginx", controllerNamespace: "ingress", issuer: { name: "ca" } } });
+        assert.deepEqual(ingress.apps.find((a) => a.name === "server")!.args.kubernetes!.route, {
+            hosts: ["shop.example.com"],
+            path: undefined,
+            tls: { issuer: { name: "ca" } },
+            ingress: { className: "nginx", controllerNamespace: "ingress" },
+        });
     });
 
     it("refuses a registry password stored in plain text", () => {

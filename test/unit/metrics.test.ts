@@ -46,7 +46,7 @@ describe("metrics", () => {
             assert.deepEqual(monitor.spec, { selector: { matchLabels: { "app.kubernetes.io/name": "server", "app.kubernetes.io/instance": "web" } }, endpoints: [{ port: "metrics", path: "/stats" }] });
             assert.deepEqual(
                 kubernetesWorkloadObjects("web", { appName: "server", metrics: { port: 9300, scrape: "serviceMonitor" } }).map((o) => `${o.apiVersion} ${o.kind}`),
-                ["v1 ServiceAccount", "apps/v1 Deployment", "v1 Service", "monitoring.coreos.com/v1 ServiceMonitor"],
+                ["v1 ServiceAccount", "apps/v1 Deployment", "v1 Service", "monitoring.coreos.com/v1 ServiceMonitor", "networking.k8s.io/v1 NetworkPolicy"],
             );
         });
 

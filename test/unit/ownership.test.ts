@@ -86,6 +86,11 @@ describe("ownership", () => {
             ["Job", "batch/v1"],
             ["PodDisruptionBudget", "policy/v1"],
             ["HorizontalPodAutoscaler", "autoscaling/v2"],
+            ["NetworkPolicy", "networking.k8s.io/v1"],
+            ["Ingress", "networking.k8s.io/v1"],
+            ["HTTPRoute", "gateway.networking.k8s.io/v1"],
+            ["Gateway", "gateway.networking.k8s.io/v1"],
+            ["Certificate", "cert-manager.io/v1"],
         ].map(([kind, apiVersion]) => kubectlResource({ kind, apiVersion, name: "server", instance: "x" }));
         assert.deepEqual(names, [
             "serviceaccounts/server",
@@ -94,6 +99,11 @@ describe("ownership", () => {
             "jobs.v1.batch/server",
             "poddisruptionbudgets.v1.policy/server",
             "horizontalpodautoscalers.v2.autoscaling/server",
+            "networkpolicies.v1.networking.k8s.io/server",
+            "ingresses.v1.networking.k8s.io/server",
+            "httproutes.v1.gateway.networking.k8s.io/server",
+            "gateways.v1.gateway.networking.k8s.io/server",
+            "certificates.v1.cert-manager.io/server",
         ]);
     });
 
@@ -107,6 +117,11 @@ describe("ownership", () => {
             { title: "an autoscaled service under its own object name", args: { ...base, kubernetes: { autoscale: { minReplicas: 2, maxReplicas: 4, cpuUtilization: 70 }, objectName: "web" } } },
             { title: "a service on an existing ServiceAccount, budget off", args: { ...base, kubernetes: { replicas: 3, serviceAccountName: "shared", podDisruptionBudget: false } } },
             { title: "a job", args: { ...base, kind: "job", appDir: "apps/hello" } },
+            { title: "a service routed through a Gateway, no NetworkPolicy", args: { ...base, kubernetes: { route: { hosts: ["a.example.com"], gateway: { name: "edge" } }, networkPolicy: false } } },
+            {
+                title: "a service routed through an Ingress with TLS",
+                args: { ...base, kubernetes: { route: { hosts: ["a.example.com"], ingress: { controllerNamespace: "ingress" }, tls: { issuer: { name: "ca" } } } } },
+            },
         ];
         for (const { title, args } of shapes) {
             it(title, async () => {
@@ -150,9 +165,14 @@ describe("ownership", () => {
             assert.equal(clusterDouble.reads.length, 1);
             const read = clusterDouble.reads[0].map((o) => `${o.kind} ${o.namespace}/${o.name}`).sort();
             assert.deepEqual(read, [
+                "Certificate dockyard-staging/dockyard",
                 "ConfigMap dockyard-staging/hello-run",
                 "Deployment dockyard-staging/server",
+                "Gateway dockyard-staging/dockyard",
+                "HTTPRoute dockyard-staging/dockyard-redirect",
+                "HTTPRoute dockyard-staging/server",
                 "Job dockyard-staging/hello",
+                "NetworkPolicy dockyard-staging/server",
                 "PodDisruptionBudget dockyard-staging/server",
                 "Service dockyard-staging/server",
                 "ServiceAccount dockyard-staging/hello",

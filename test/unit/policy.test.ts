@@ -70,13 +70,27 @@ describe("policy pack", () => {
         await useMocks();
         const lb = new KubernetesWorkload("edge", { image: `r.example.com/edge@sha256:${"d".repeat(64)}`, serviceType: "LoadBalancer" });
         const net = new DockerWorkload("netted", { image: "dockyard/server:sha-0123456789abcdef0123", createNetwork: true });
-        await Promise.all([known(lb.service!.urn), known(lb.deployment!.urn), known(net.container.urn)]);
+        const ingressed = new KubernetesWorkload("ingressed", {
+            image: `r.example.com/edge@sha256:${"d".repeat(64)}`,
+            route: { hosts: ["a.example.com", "b.example.com"], ingress: { controllerNamespace: "ingress-nginx" }, tls: { issuer: { name: "ca" } } },
+        });
+        await Promise.all([known(lb.service!.urn), known(lb.deployment!.urn), known(net.container.urn), known(ingressed.ingress!.urn)]);
         compliant.push(...customResources(allRegistrations()).map((r) => ({ ...r, name: `component-${r.name}` })));
     });
 
     it("passes everything the stacks and components produce", async () => {
         const types = new Set(compliant.map((r) => r.type));
-        for (const t of ["docker:index/container:Container", "docker:index/image:Image", "kubernetes:apps/v1:Deployment", "kubernetes:batch/v1:Job", "kubernetes:core/v1:Service"]) {
+        for (const t of [
+            "docker:index/container:Container",
+            "docker:index/image:Image",
+            "kubernetes:apps/v1:Deployment",
+            "kubernetes:batch/v1:Job",
+            "kubernetes:core/v1:Service",
+            "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
+            "kubernetes:gateway.networking.k8s.io/v1:Gateway",
+            "kubernetes:networking.k8s.io/v1:Ingress",
+            "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        ]) {
             assert.ok(types.has(t), `no ${t} among the compliant resources`);
         }
         for (const r of compliant) {
@@ -123,6 +137,8 @@ describe("policy pack", () => {
         ["a Deployment without liveness", () => deployment((p) => delete podContainer(p).livenessProbe), "dockyard-health-probes", /no livenessProbe/],
         ["a port with no host IP", () => container((p) => delete p.ports[0].ip), "dockyard-explicit-host-ip", /on every interface by default/],
         ["a port on 0.0.0.0", () => container((p) => (p.ports[0].ip = "0.0.0.0")), "dockyard-explicit-host-ip", /on 0\.0\.0\.0/],
+        ["an Ingress host without TLS", () => breaking("kubernetes:networking.k8s.io/v1:Ingress", "component-ingressed-ingress", (p) => (p.spec.tls[0].hosts = ["a.example.com"])), "dockyard-route-tls", /serves b\.example\.com over plain HTTP/],
+        ["an HTTPRoute declared plain HTTP", () => breaking("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "server-workload-route", (p) => (p.metadata.annotations["dockyard.dev/route-tls"] = "false")), "dockyard-route-tls", /declared plain HTTP/],
         ["a LoadBalancer on a stack that does not allow it", () => breaking("kubernetes:core/v1:Service", "component-edge-service", () => undefined), "dockyard-load-balancer-allowed", /type LoadBalancer, which this stack does not allow/],
     ];
 

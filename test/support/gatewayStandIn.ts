@@ -1,0 +1,197 @@
+// A STAND-IN for two controllers that do not build here (docs/testing.md): a Gateway API implementation and
+// cert-manager's controller. It writes what they would write, and nothing else, for objects in the suite's own
+// namespaces only: a GatewayClass of its own Accepted; a Gateway of that class Programmed once every
+// certificate its HTTPS listeners name exists; an HTTPRoute's parent status (Accepted, or why not, and
+// ResolvedRefs) where its Gateway exists and is of that class, none where it does not, as a real controller
+// writes none; a Certificate issued (a TLS Secret signed by a key of the suite's, Ready) when its issuer
+// exists, Ready=False otherwise. It moves no traffic: that needs a real gateway. `up`'s waits, its messages
+// and everything the API server admits or refuses stay real.
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import type { Cluster } from "./cluster";
+
+export const STAND_IN_CONTROLLER = "dockyard.dev/e2e-stand-in";
+
+interface Condition {
+    type: string;
+    status: "True" | "False";
+    reason: string;
+    message: string;
+    lastTransitionTime?: string;
+    observedGeneration?: number;
+}
+
+interface Obj {
+    apiVersion: string;
+    kind: string;
+    metadata: { name: string; namespace?: string; generation?: number; labels?: Record<string, string> };
+    spec: any;
+    status?: any;
+}
+
+export class GatewayStandIn {
+    private timer?: NodeJS.Timeout;
+    private running?: Promise<void>;
+    private readonly work = fs.mkdtempSync(path.join(os.tmpdir(), "dockyard-e2e-stand-in-"));
+    /** What went wrong in a pass, the last one: a test that waits in vain can say why. */
+    lastError?: string;
+
+    /** `owns`: the namespaces whose objects it acts on (the suite's). */
+    constructor(
+        private readonly cluster: Cluster,
+        private readonly owns: (namespace: string) => boolean,
+    ) {}
+
+    /** A pass every second until `stop`. */
+    start(): void {
+        const tick = () => {
+            this.running = this.pass().then(
+                () => {
+                    this.lastError = undefined;
+                },
+                (e) => {
+                    this.lastError = (e as Error).message;
+                },
+            );
+            void this.running.then(() => {
+                if (this.timer) this.timer = setTimeout(tick, 1000);
+            });
+        };
+        this.timer = setTimeout(tick, 0);
+    }
+
+    async stop(): Promise<void> {
+        clearTimeout(this.timer);
+        this.timer = undefined;
+        await this.running;
+        fs.rmSync(this.work, { recursive: true, force: true });
+    }
+
+    private async list(resource: string): Promise<Obj[]> {
+        return ((await this.cluster.getJson(["get", resource, "--all-namespaces"])).items as Obj[]).filter((o) => o.metadata.namespace === undefined || this.owns(o.metadata.namespace));
+    }
+
+    private async pass(): Promise<void> {
+        const [classes, issuers, clusterIssuers, certificates, gateways, routes, services, secrets] = await Promise.all(
+            [
+                "gatewayclasses.v1.gateway.networking.k8s.io",
+                "issuers.v1.cert-manager.io",
+                "clusterissuers.v1.cert-manager.io",
+                "certificates.v1.cert-manager.io",
+                "gateways.v1.gateway.networking.k8s.io",
+                "httproutes.v1.gateway.networking.k8s.io",
+                "services",
+                "secrets",
+            ].map((r) => this.list(r)),
+        );
+        const ours = new Set(classes.filter((c) => c.spec.controllerName === STAND_IN_CONTROLLER).map((c) => c.metadata.name));
+        for (const c of classes.filter((c) => ours.has(c.metadata.name))) {
+            await this.setConditions(c, "gatewayclasses.v1.gateway.networking.k8s.io", [cond("Accepted", true, "Accepted", "handled by the suite's stand-in")]);
+        }
+        for (const issuer of [...issuers, ...clusterIssuers]) {
+            const resource = issuer.kind === "Issuer" ? "issuers.v1.cert-manager.io" : "clusterissuers.v1.cert-manager.io";
+            await this.setConditions(issuer, resource, [cond("Ready", true, "IsReady", "Signing CA verified")]);
+        }
+        const has = (list: Obj[], namespace: string | undefined, name: string) => list.some((o) => o.metadata.name === name && o.metadata.namespace === namespace);
+        for (const cert of certificates) {
+            const ns = cert.metadata.namespace!;
+            const ref = cert.spec.issuerRef;
+            const issuerExists = ref.kind === "Issuer" ? has(issuers, ns, ref.name) : has(clusterIssuers, undefined, ref.name);
+            if (!issuerExists) {
+                await this.setConditions(cert, "certificates.v1.cert-manager.io", [cond("Ready", false, "DoesNotExist", "Issuing certificate as Secret does not exist")]);
+                continue;
+            }
+            if (!has(secrets, ns, cert.spec.secretName)) await this.issue(ns, cert.spec.secretName, cert.spec.dnsNames);
+            await this.setConditions(cert, "certificates.v1.cert-manager.io", [cond("Ready", true, "Ready", "Certificate is up to date and has not expired")]);
+        }
+        const gatewayOf = (namespace: string, name: string) => gateways.find((g) => g.metadata.namespace === namespace && g.metadata.name === name);
+        for (const gw of gateways.filter((g) => ours.has(g.spec.gatewayClassName))) {
+            const missing = (gw.spec.listeners as any[])
+                .flatMap((l) => (l.tls?.certificateRefs ?? []).map((r: any) => ({ listener: l.name, secret: r.name, namespace: r.namespace ?? gw.metadata.namespace })))
+                .filter((r) => !has(secrets, r.namespace, r.secret) && !this.issuedSince(r.namespace, r.secret));
+            const programmed = missing.length === 0;
+            const why = missing.map((m) => `listener ${m.listener}: Secret ${m.namespace}/${m.secret} does not exist`).join("; ");
+            await this.setConditions(gw, "gateways.v1.gateway.networking.k8s.io", [
+                cond("Accepted", true, "Accepted", "the class is the suite's stand-in"),
+                cond("Programmed", programmed, programmed ? "Programmed" : "Invalid", programmed ? "programmed by the suite's stand-in (it moves no traffic)" : why),
+            ]);
+        }
+        for (const route of routes) {
+            const ns = route.metadata.namespace!;
+            const parents = (route.spec.parentRefs as any[]).flatMap((ref) => {
+                const gw = gatewayOf(ref.namespace ?? ns, ref.name);
+                if (!gw || !ours.has(gw.spec.gatewayClassName)) return [];
+                const admitted = (gw.spec.listeners as any[]).filter((l) => (ref.sectionName === undefined || l.name === ref.sectionName) && admits(l, gw.metadata.namespace!, ns));
+                const backendsFound = (route.spec.rules as any[]).flatMap((r) => r.backendRefs ?? []).every((b: any) => has(services, b.namespace ?? ns, b.name));
+                const accepted =
+                    admitted.length > 0
+                        ? cond("Accepted", true, "Accepted", "accepted by the suite's stand-in")
+                        : cond("Accepted", false, "NotAllowedByListeners", `no listener${ref.sectionName ? ` named ${ref.sectionName}` : ""} admits routes from namespace ${ns}`);
+                const resolved = backendsFound ? cond("ResolvedRefs", true, "ResolvedRefs", "every backend exists") : cond("ResolvedRefs", false, "BackendNotFound", "a backend Service does not exist");
+                return [{ parentRef: ref, controllerName: STAND_IN_CONTROLLER, conditions: [accepted, resolved].map((c) => stamp(c, route)) }];
+            });
+            const current = JSON.stringify((route.status?.parents ?? []).map(comparable));
+            if (current !== JSON.stringify(parents.map(comparable))) await this.patchStatus(route, "httproutes.v1.gateway.networking.k8s.io", { parents });
+        }
+    }
+
+    /** Secrets issued in this pass, which the pass's own listing predates. */
+    private readonly issued = new Set<string>();
+    private issuedSince(namespace: string, name: string): boolean {
+        return this.issued.has(`${namespace}/${name}`);
+    }
+
+    /** A TLS Secret for the hosts, self-signed with a fresh key, as a self-signed issuer would make it. */
+    private async issue(namespace: string, name: string, hosts: string[]): Promise<void> {
+        const key = path.join(this.work, `${namespace}-${name}.key`);
+        const crt = path.join(this.work, `${namespace}-${name}.crt`);
+        execFileSync("openssl", [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+            "-keyout", key, "-out", crt, "-subj", `/CN=${hosts[0]}`, "-addext", `subjectAltName=${hosts.map((h) => `DNS:${h}`).join(",")}`,
+        ], { stdio: "ignore" });
+        await this.cluster.kubectlOk(["create", "secret", "tls", name, "-n", namespace, "--cert", crt, "--key", key]);
+        this.issued.add(`${namespace}/${name}`);
+    }
+
+    /** Sets the object's conditions when they differ from what it has, by type, status and reason. */
+    private async setConditions(o: Obj, resource: string, conditions: Condition[]): Promise<void> {
+        const stamped = conditions.map((c) => stamp(c, o));
+        if (JSON.stringify((o.status?.conditions ?? []).map(comparable)) === JSON.stringify(stamped.map(comparable))) return;
+        await this.patchStatus(o, resource, { conditions: stamped });
+    }
+
+    private async patchStatus(o: Obj, resource: string, status: unknown): Promise<void> {
+        const ns = o.metadata.namespace ? ["-n", o.metadata.namespace] : [];
+        await this.cluster.kubectlOk(["patch", resource, o.metadata.name, ...ns, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status })]);
+    }
+}
+
+function cond(type: string, ok: boolean, reason: string, message: string): Condition {
+    return { type, status: ok ? "True" : "False", reason, message };
+}
+
+function stamp(c: Condition, o: Obj): Condition {
+    return { ...c, lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, "Z"), observedGeneration: o.metadata.generation ?? 1 };
+}
+
+/** What a status says, without its times: a pass rewrites only what changed. */
+function comparable(x: any): unknown {
+    if (Array.isArray(x)) return x.map(comparable);
+    if (x && typeof x === "object") return Object.fromEntries(Object.entries(x).filter(([k]) => k !== "lastTransitionTime").sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, comparable(v)]));
+    return x;
+}
+
+/** Whether a listener admits routes from `namespace`, by its allowedRoutes (the Gateway API's default: the same namespace). */
+function admits(listener: any, gatewayNamespace: string, namespace: string): boolean {
+    const from = listener.allowedRoutes?.namespaces?.from ?? "Same";
+    if (from === "All") return true;
+    if (from === "Same") return namespace === gatewayNamespace;
+    const expressions: any[] = listener.allowedRoutes.namespaces.selector?.matchExpressions ?? [];
+    const labels: Record<string, string> = listener.allowedRoutes.namespaces.selector?.matchLabels ?? {};
+    return (
+        Object.entries(labels).every(([k, v]) => k === "kubernetes.io/metadata.name" && v === namespace) &&
+        expressions.every((e) => e.key === "kubernetes.io/metadata.name" && e.operator === "In" && e.values.includes(namespace))
+    );
+}
