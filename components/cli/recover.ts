@@ -16,7 +16,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { type ClusterObject, type ClusterSettings, kubectlGet, notOurs } from "../internal/cluster";
+import { type ClusterObject, type ClusterSettings, kubectlGet, notOurs, pluralOf } from "../internal/cluster";
 import { STACK_ANNOTATION, namesStack } from "../internal/stack";
 import { type Deployment, orphanContainers, removeContainers, stackContainers } from "./containers";
 import { findProject, parseArgs, pulumi, required, selectStack } from "./project";
@@ -148,11 +148,11 @@ export interface PendingOperation {
 
 /** The cluster object a pending Kubernetes create was making; undefined for other types or unnamed objects. */
 export function pendingObject(op: PendingOperation): { kubectl: string; kind: string; name: string; namespace?: string } | undefined {
-    const m = /^kubernetes:([a-z0-9.]+)\/([a-z0-9]+):([A-Za-z]+)$/.exec(op.resource.type);
+    const m = /^kubernetes:([a-z0-9.-]+)\/([a-z0-9]+):([A-Za-z]+)$/.exec(op.resource.type);
     const name = op.resource.inputs?.metadata?.name;
     if (!m || !name) return undefined;
     const [, group, version, kind] = m;
-    const plural = `${kind.toLowerCase()}s`;
+    const plural = pluralOf(kind);
     return { kubectl: `${group === "core" ? plural : `${plural}.${version}.${group}`}/${name}`, kind, name, namespace: kind === "Namespace" ? undefined : op.resource.inputs?.metadata?.namespace };
 }
 

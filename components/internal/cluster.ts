@@ -31,11 +31,15 @@ export function notOurs(existing: ClusterObject, planned: KubernetesObjectRef, s
     return madeByThisComponent ? undefined : `it has no ${STACK_ANNOTATION} annotation: someone else made it`;
 }
 
+/** The API's resource name for a kind the components make: networkpolicies, gateways, ingresses, deployments. */
+export function pluralOf(kind: string): string {
+    const k = kind.toLowerCase();
+    return /[^aeiou]y$/.test(k) ? `${k.slice(0, -1)}ies` : k.endsWith("s") ? `${k}es` : `${k}s`;
+}
+
 /** The resource argument kubectl takes for an object: `deployments.v1.apps/server`, `services/server`. */
 export function kubectlResource(ref: KubernetesObjectRef): string {
-    const kind = ref.kind.toLowerCase();
-    // The API's own plurals for every kind a workload makes: networkpolicies, gateways, ingresses, deployments.
-    const plural = /[^aeiou]y$/.test(kind) ? `${kind.slice(0, -1)}ies` : kind.endsWith("s") ? `${kind}es` : `${kind}s`;
+    const plural = pluralOf(ref.kind);
     const [g, version] = ref.apiVersion.includes("/") ? ref.apiVersion.split("/") : ["", ref.apiVersion];
     return `${g ? `${plural}.${version}.${g}` : plural}/${ref.name}`;
 }

@@ -661,7 +661,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
 
     /** The Kubernetes objects in a namespace that name the stack, and those its state holds: `Kind/name`. */
     async function stackObjects(on: automation.Stack, ns: string): Promise<{ cluster: string[]; state: string[]; pending: unknown[] }> {
-        const kinds = "deployments,jobs,configmaps,secrets,serviceaccounts,services,poddisruptionbudgets,horizontalpodautoscalers";
+        const kinds = "deployments,jobs,configmaps,secrets,serviceaccounts,services,poddisruptionbudgets,horizontalpodautoscalers,networkpolicies";
         const owner = `dockyard/${on.name}`;
         const listed = await cluster.getJson(["get", kinds, "-n", ns]);
         const inCluster = listed.items.filter((o: any) => o.metadata.annotations?.["dockyard.dev/stack"] === owner && !o.metadata.deletionTimestamp);

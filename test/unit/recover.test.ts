@@ -97,6 +97,9 @@ describe("recover", () => {
         assert.deepEqual(pendingObject(creating("kubernetes:core/v1:Service", "server", "ns")), { kubectl: "services/server", kind: "Service", name: "server", namespace: "ns" });
         assert.deepEqual(pendingObject(creating("kubernetes:apps/v1:Deployment", "server", "ns"))?.kubectl, "deployments.v1.apps/server");
         assert.deepEqual(pendingObject(creating("kubernetes:batch/v1:Job", "hello", "ns"))?.kubectl, "jobs.v1.batch/hello");
+        assert.deepEqual(pendingObject(creating("kubernetes:networking.k8s.io/v1:NetworkPolicy", "server", "ns"))?.kubectl, "networkpolicies.v1.networking.k8s.io/server");
+        assert.deepEqual(pendingObject(creating("kubernetes:gateway.networking.k8s.io/v1:Gateway", "edge", "ns"))?.kubectl, "gateways.v1.gateway.networking.k8s.io/edge");
+        assert.deepEqual(pendingObject(creating("kubernetes:cert-manager.io/v1:Certificate", "edge", "ns"))?.kubectl, "certificates.v1.cert-manager.io/edge");
         assert.deepEqual(pendingObject(creating("kubernetes:core/v1:Namespace", "team", "ignored")), { kubectl: "namespaces/team", kind: "Namespace", name: "team", namespace: undefined });
         assert.equal(pendingObject(creating("docker:index/image:Image", "server")), undefined);
         assert.equal(pendingObject(creating("kubernetes:core/v1:Secret", undefined, "ns")), undefined);
