@@ -1383,20 +1383,19 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
         // running in the process at that moment, not only its own.
         await configureEdge({ gatewayClassName: STAND_IN_CLASS, issuer: { name: SUITE_ISSUER } }, { hosts: [edgeHost], path: "/api//v1" });
         await assert.rejects(edge!.preview({ color: "never" }), /dockyard:apps\.server\.route\.path = "\/api\/\/v1": an absolute path prefix: starts with \/, no '\/\/'/);
-        assert.equal((await edge!.destroy({ color: "never" })).summary.result, "succeeded");
-        edge = undefined;
+        // The stack goes in 7, beside the others.
         await standIn!.stop();
         standIn = undefined;
-        await cluster.kubectlOk(["delete", "gatewayclasses.v1.gateway.networking.k8s.io", STAND_IN_CLASS]);
-        await cluster.kubectlOk(["delete", "clusterissuers.v1.cert-manager.io", SUITE_ISSUER]);
     });
 
     timed("7. destroy leaves nothing of either stack, no file in the temp dir; stopping the cluster leaves the host as before", async () => {
         // Each stack has its own lock and namespace: they go at once.
-        const others = [greeter, prod, fresh].filter((x): x is automation.Stack => x !== undefined);
+        const others = [greeter, prod, fresh, edge].filter((x): x is automation.Stack => x !== undefined);
         const [{ summary }, ...rest] = await Promise.all([stack, ...others].map((x) => x.destroy({ color: "never" })));
         for (const r of rest) assert.equal(r.summary.result, "succeeded");
-        greeter = prod = fresh = undefined;
+        greeter = prod = fresh = edge = undefined;
+        // What the W steps made as a platform team would: cluster-wide, so not in any namespace above.
+        await cluster.kubectlOk(["delete", "--ignore-not-found", `gatewayclasses.v1.gateway.networking.k8s.io/${STAND_IN_CLASS}`, `clusterissuers.v1.cert-manager.io/${SUITE_ISSUER}`]);
         assert.equal(summary.result, "succeeded");
         assert.ok((summary.resourceChanges?.delete ?? 0) > 0);
         for (const ns of [namespace, prodNamespace, `${namespace}-fresh`, edgeNamespace]) {
