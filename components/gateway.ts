@@ -6,6 +6,7 @@ import { type ArgProblem, checkInteger, throwIfAny } from "./internal/problems";
 import { STACK_ANNOTATION } from "./internal/stack";
 import { type KubernetesObjectRef, currentStackName } from "./kubernetesWorkload";
 import { type GatewayRef, type IssuerRef, certificate, hostProblem, validateIssuer } from "./route";
+import { DNS_LABEL, DNS_SUBDOMAIN } from "./internal/names";
 
 /** A Gateway a stack owns: an HTTPS listener for its routes' hosts, and plain HTTP redirected to it. */
 export interface GatewayArgs {
@@ -35,8 +36,6 @@ export interface GatewayArgs {
 /** The listener names a route attaches to. */
 export const GATEWAY_LISTENERS = { https: "https", http: "http" } as const;
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** Every problem with Gateway arguments, by field. */
 export function validateGatewayArgs(args: GatewayArgs): ArgProblem[] {

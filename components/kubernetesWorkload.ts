@@ -10,6 +10,7 @@ import { type ArgProblem, checkInteger, checkOneOf, known, throwIfAny } from "./
 import { dockerConfigJson } from "./internal/registryLogin";
 import { envVar, notReadyHook, podSpec, secretValues } from "./podSpec";
 import { DEFAULT_METRICS_PATH, type RegistryCredentials, type ResourceQuantities, type WorkloadArgs, WORKLOAD_KINDS, provenance, validateEnv, validateMetrics, validateQuantities } from "./types";
+import { DNS_LABEL, DNS_SUBDOMAIN } from "./internal/names";
 
 export type ServiceType = "ClusterIP" | "NodePort" | "LoadBalancer";
 export const SERVICE_TYPES: readonly ServiceType[] = ["ClusterIP", "NodePort", "LoadBalancer"];
@@ -170,8 +171,6 @@ export const KUBERNETES_DEFAULTS = {
 } as const;
 
 const SELECTOR_KEYS = ["app.kubernetes.io/name", "app.kubernetes.io/instance"];
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** Every problem with KubernetesWorkload arguments, by field. */
 export function validateKubernetesWorkloadArgs(args: KubernetesWorkloadArgs): ArgProblem[] {

@@ -3,6 +3,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import { type ArgProblem } from "./internal/problems";
+import { DNS_LABEL } from "./internal/names";
 
 /** Pods that may reach the service: in a namespace, with labels, or both. */
 export interface NetworkPeer {
@@ -20,7 +21,6 @@ export interface NetworkPolicyArgs {
     scrapeFrom?: NetworkPeer[];
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const NAMESPACE_NAME = "kubernetes.io/metadata.name";
 
 /** Every problem with `networkPolicy`. @internal */

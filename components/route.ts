@@ -5,6 +5,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { type ClusterObject, kubectlGet } from "./internal/cluster";
 import { explainFailure } from "./internal/errorHook";
 import { type ArgProblem, known } from "./internal/problems";
+import { DNS_LABEL, DNS_SUBDOMAIN } from "./internal/names";
 
 /** A Gateway (`gateway.networking.k8s.io/v1`) a route attaches to. */
 export interface GatewayRef {
@@ -77,8 +78,6 @@ const HOST = /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9
 const IPV4 = /^[0-9.]+$/;
 // What the Gateway API's own rules admit in a path prefix (RFC 3986 path characters), and no dot segments.
 const PATH = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*$/;
-const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** Why a host name is not one a route can serve, or undefined when it is. @internal */
 export function hostProblem(host: unknown, wildcardAllowed: boolean): string | undefined {
