@@ -205,6 +205,8 @@ export function parseStackConfig(raw: Record<string, unknown>, registryPassword?
         if (!strict.success) for (const p of zodProblems(`apps.${name}`, strict.error)) problems.add(p);
         const app = looseAppSchema.safeParse(entry ?? {});
         if (!app.success) continue;
+        // A route the stack cannot render is reported here, once, and not passed on to be refused again.
+        const routeRefused = app.data.route !== undefined && (settings.target === "docker" || (settings.gateway === undefined && settings.ingress === undefined));
         if (app.data.route !== undefined && settings.target === "docker") {
             problems.add(
                 `${key}.route = ${show(app.data.route)}: not on the Docker target, whose services are published on ${NS}:hostIp and ` +
@@ -215,15 +217,13 @@ export function parseStackConfig(raw: Record<string, unknown>, registryPassword?
         } else if (app.data.route?.tls === false && settings.gateway?.gatewayClassName !== undefined) {
             problems.add(`${key}.route.tls = false: not on the stack's own Gateway, which serves its routes over HTTPS and answers plain HTTP with a redirect`);
         }
-        const misplaced = [...wrongTarget.app, ...(settings.target === "docker" || !(settings.gateway || settings.ingress) ? ["route"] : [])].filter(
-            (k) => app.data[k as keyof AppConfig] !== undefined,
-        );
-        for (const k of misplaced.filter((m) => m !== "route")) problems.add(`${key}.${k} = ${show(app.data[k as keyof AppConfig])}: not used when target is "${settings.target}"`);
+        const misplaced = wrongTarget.app.filter((k) => app.data[k as keyof AppConfig] !== undefined);
+        for (const k of misplaced) problems.add(`${key}.${k} = ${show(app.data[k as keyof AppConfig])}: not used when target is "${settings.target}"`);
         if (app.data.serviceType === "LoadBalancer" && !settings.allowLoadBalancer) {
             problems.add(`${key}.serviceType = "LoadBalancer": not allowed on this stack; set ${NS}:allowLoadBalancer to true to expose it`);
         }
         // What is misplaced is reported above; the rest of the app's values are still checked.
-        const checked = Object.fromEntries(Object.entries(app.data).filter(([k]) => !misplaced.includes(k))) as AppConfig;
+        const checked = Object.fromEntries(Object.entries(app.data).filter(([k]) => !misplaced.includes(k) && !(k === "route" && routeRefused))) as AppConfig;
         const args = toGoAppArgs(name, checked, settings, registryPassword);
         for (const p of validateGoAppArgs(args)) problems.add(formatProblem({ ...p, field: configKeyFor(name, p.field) }));
         apps.push({ name, args });

@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { explainFailure } from "./internal/errorHook";
 import { kubectlGet } from "./internal/cluster";
+import { type Condition, said } from "./internal/conditions";
 import { type ArgProblem, checkInteger, throwIfAny } from "./internal/problems";
 import { STACK_ANNOTATION } from "./internal/stack";
 import { type KubernetesObjectRef, currentStackName } from "./kubernetesWorkload";
@@ -158,18 +159,11 @@ export class Gateway extends pulumi.ComponentResource {
     }
 }
 
-interface Condition {
-    type: string;
-    status: string;
-    reason?: string;
-    message?: string;
-}
-
 /** Why a Gateway is not Programmed: its own conditions, or none at all when no controller serves its class. @internal */
 export function gatewayNotProgrammedMessage(id: string, className: string, conditions: Condition[] | undefined): string {
     const wrong = (conditions ?? []).filter((c) => c.status !== "True");
     if (!conditions?.length) return `Gateway ${id}: not Programmed: no status at all; is a Gateway API controller running for gatewayClassName "${className}"?`;
-    return `Gateway ${id}: not Programmed: ${wrong.map((c) => `${c.type}=${c.status}${c.reason ? ` (${c.reason}${c.message ? `: ${c.message}` : ""})` : ""}`).join("; ")}.`;
+    return `Gateway ${id}: not Programmed: ${wrong.map(said).join("; ")}.`;
 }
 
 async function explainGateway(failed: pulumi.ErrorHookArgs): Promise<string | undefined> {

@@ -3,6 +3,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import { type ClusterObject, kubectlGet } from "./internal/cluster";
+import { type Condition, said } from "./internal/conditions";
 import { explainFailure } from "./internal/errorHook";
 import { type ArgProblem, known } from "./internal/problems";
 import { DNS_LABEL, DNS_SUBDOMAIN } from "./internal/names";
@@ -280,17 +281,9 @@ export function routeResources(
  */
 export const ROUTE_TLS_ANNOTATION = "dockyard.dev/route-tls";
 
-interface Condition {
-    type: string;
-    status: string;
-    reason?: string;
-    message?: string;
-}
 interface StatusObject extends ClusterObject {
     status?: { conditions?: Condition[]; parents?: { parentRef: { name: string; namespace?: string; sectionName?: string }; conditions?: Condition[] }[] };
 }
-
-const said = (c: Condition) => `${c.type}=${c.status}${c.reason ? ` (${c.reason}${c.message ? `: ${c.message}` : ""})` : ""}`;
 
 /**
  * Why an HTTPRoute was not Accepted: what its Gateway's status says about it, or, when no controller wrote
