@@ -17,11 +17,12 @@ import * as path from "path";
 import { program } from "../../compose";
 import { Cluster, hostSnapshot, tempFiles } from "../support/cluster";
 import { Janitor, appsDir, dockerCli, ensureEngine, ensureGoBaseImage, ensureGreeterBase, greeterDir, repoRoot, run, waitUntil } from "../support/docker";
-import { type Engine, startEngine } from "../support/engine";
+import { type Engine, changes, startEngine } from "../support/engine";
 import { type StateStore, startStateStore } from "../support/stateStore";
 import { GatewayStandIn, STAND_IN_CONTROLLER } from "../support/gatewayStandIn";
 import { Probe, type ProbeSummary } from "../support/probe";
 import { stackConfig } from "../support/stacks";
+import { StackWorker } from "../support/stackWorker";
 
 const timings: [string, number][] = [];
 let stepStarted = 0;
@@ -167,16 +168,6 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
             ...extra,
         });
         return other;
-    }
-
-    /** The operations the engine reported, by resource type, leaving out those that stayed the same. */
-    function changes(events: automation.EngineEvent[]): string[] {
-        return events
-            .flatMap((e) => (e.resOutputsEvent ? [e.resOutputsEvent.metadata] : []))
-            // A refreshing up reads every resource first: reading changes nothing.
-            .filter((m) => m.op !== "same" && m.op !== "refresh")
-            .map((m) => `${m.op} ${m.type}`)
-            .sort();
     }
 
     /** A replacement with delete first, as the engine reports its steps. */
@@ -325,6 +316,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         try {
             await load?.stop().catch(() => undefined);
             await standIn?.stop().catch(() => undefined);
+            await edgeWorker?.stop();
             if (edge) await edge.destroy({ color: "never" }).catch(() => undefined);
             if (greeter) await greeter.destroy({ color: "never" }).catch(() => undefined);
             if (fresh) await fresh.destroy({ color: "never" }).catch(() => undefined);
@@ -1264,6 +1256,8 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
     const STAND_IN_CLASS = "dockyard-e2e-stand-in";
     const SUITE_ISSUER = "dockyard-e2e-ca";
     let edge: automation.Stack | undefined;
+    /** Runs the edge stack's program: the W steps run beside the P and O steps, so not in this process. */
+    let edgeWorker: StackWorker | undefined;
     let standIn: GatewayStandIn | undefined;
 
     /** The edge stack's config: staging's server, one replica, routed through `gateway`. */
@@ -1285,9 +1279,10 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
         standIn = new GatewayStandIn(cluster, (ns) => ns.startsWith(namespace));
         standIn.start();
         edge = await otherStack("e2e-edge", edgeNamespace);
+        edgeWorker = StackWorker.start(engine, "e2e-edge");
         await configureEdge({ gatewayClassName: STAND_IN_CLASS, issuer: { name: "dockyard-e2e-no-such-issuer" } }, undefined, FAILING_UP_TIMEOUT);
         const started = Date.now();
-        await assert.rejects(up(edge), (e: Error) => {
+        await assert.rejects(edgeWorker.up(), (e: Error) => {
             assert.ok(
                 e.message.includes(`certificate ${edgeNamespace}/dockyard: not Ready: its issuer ClusterIssuer "dockyard-e2e-no-such-issuer" does not exist; make it, or name an existing one.`),
                 e.message,
@@ -1302,13 +1297,13 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
     /** W2. up: the stack's Gateway Programmed with its issued certificate, the route Accepted to the Service, a NetworkPolicy, the https URL as an output */
     async function edgeW2(): Promise<void> {
         await configureEdge({ gatewayClassName: STAND_IN_CLASS, issuer: { name: SUITE_ISSUER } });
-        const { result, ops } = await up(edge!);
-        assert.equal(result.summary.result, "succeeded");
+        const { summary, outputs, ops } = await edgeWorker!.up();
+        assert.equal(summary.result, "succeeded");
         // The rest (Deployment, Service, NetworkPolicy) was made by the first up, which only the certificate failed.
         for (const made of ["kubernetes:gateway.networking.k8s.io/v1:Gateway", "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"]) {
             assert.ok(ops.includes(`create ${made}`), `${made} created: ${ops.join(", ")}`);
         }
-        assert.equal(result.outputs.apps.value.server.url, `https://${edgeHost}/`);
+        assert.equal(outputs.apps.value.server.url, `https://${edgeHost}/`);
         const route = await cluster.getJson(["get", "httproutes.v1.gateway.networking.k8s.io", "server", "-n", edgeNamespace]);
         assert.deepEqual(route.spec.hostnames, [edgeHost]);
         assert.deepEqual(route.spec.rules[0].backendRefs.map((b: any) => `${b.kind}/${b.name}:${b.port}`), ["Service/server:8080"]);
@@ -1327,19 +1322,18 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
 
     /** W3. a second preview shows no changes, and drift reports nothing: the controllers' status fields are not drift */
     async function edgeW3(): Promise<void> {
-        const events: automation.EngineEvent[] = [];
-        const preview = await edge!.preview({ onEvent: (e) => events.push(e), color: "never" });
+        const preview = await edgeWorker!.preview();
         assert.deepEqual(Object.keys(preview.changeSummary).filter((k) => k !== "same"), [], JSON.stringify(preview.changeSummary));
         const r = await driftCheck(edge!.name);
         assert.equal(r.code, 0, `${r.stdout}${r.stderr}`);
         assert.match(r.stdout, /no drift/);
     }
 
-    /** W4. a route to a Gateway that does not exist fails `up` within the bound, naming it; the API server refuses a path with `//` (a server-side dry run) */
+    /** W4. a route to a Gateway that does not exist fails `up` within the bound, naming it; a path with `//` is refused by key before anything, as the API server would refuse it */
     async function edgeW4(): Promise<void> {
         await configureEdge({ name: "dockyard-e2e-nowhere" }, undefined, FAILING_UP_TIMEOUT);
         const started = Date.now();
-        await assert.rejects(up(edge!), (e: Error) => {
+        await assert.rejects(edgeWorker!.up(), (e: Error) => {
             assert.ok(e.message.includes(`route ${edgeNamespace}/server: not Accepted by Gateway ${edgeNamespace}/dockyard-e2e-nowhere: Gateway ${edgeNamespace}/dockyard-e2e-nowhere does not exist`), e.message);
             return true;
         });
@@ -1355,6 +1349,8 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
         }));
         assert.notEqual(refused.code, 0);
         assert.match(refused.stderr, /must not contain '\/\/'/);
+        await configureEdge({ gatewayClassName: STAND_IN_CLASS, issuer: { name: SUITE_ISSUER } }, { hosts: [edgeHost], path: "/api//v1" });
+        await assert.rejects(edgeWorker!.preview(), /dockyard:apps\.server\.route\.path = "\/api\/\/v1": an absolute path prefix: starts with \/, no '\/\/'/);
     }
 
     /**
@@ -1379,13 +1375,9 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
 
     timed("W. the way in (W1-W4): a missing issuer and a missing Gateway fail `up` by name; the Gateway, certificate, route and NetworkPolicy admitted and ready; no drift", async () => {
         console.log(`      ${(await (edgeRun ?? edgeScenario())).join(", ")}`);
-        // Last, once no other inline program runs beside it: a program that throws fails every inline program
-        // running in the process at that moment, not only its own.
-        await configureEdge({ gatewayClassName: STAND_IN_CLASS, issuer: { name: SUITE_ISSUER } }, { hosts: [edgeHost], path: "/api//v1" });
-        await assert.rejects(edge!.preview({ color: "never" }), /dockyard:apps\.server\.route\.path = "\/api\/\/v1": an absolute path prefix: starts with \/, no '\/\/'/);
         // The stack goes in 7, beside the others.
-        await standIn!.stop();
-        standIn = undefined;
+        await Promise.all([standIn!.stop(), edgeWorker!.stop()]);
+        standIn = edgeWorker = undefined;
     });
 
     timed("7. destroy leaves nothing of either stack, no file in the temp dir; stopping the cluster leaves the host as before", async () => {

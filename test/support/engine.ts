@@ -13,12 +13,48 @@ export function engineDir(script: string): string {
     return execFileSync("bash", [path.join(repoRoot, "test", "harness", "engines", script)], { stdio: ["ignore", "pipe", "inherit"] }).toString().trim();
 }
 
-export interface Engine {
-    workspace: (stackName: string, program: automation.PulumiFn, env?: Record<string, string>) => Promise<automation.Stack>;
+/** Where a stack's workspace lives and what its CLI runs with: plain data, so another process can open it too. */
+export interface EngineSettings {
     /** The project directory the workspaces share, where the CLI finds Pulumi.yaml and the stack files. */
     workDir: string;
     /** What the CLI runs with: its backend, passphrase, PATH (the CLI and provider first) and cluster. */
     env: Record<string, string>;
+    /** The directory holding the `pulumi` binary. */
+    cliDir: string;
+}
+
+export interface Engine extends EngineSettings {
+    workspace: (stackName: string, program: automation.PulumiFn, env?: Record<string, string>) => Promise<automation.Stack>;
+}
+
+// Getting one runs `pulumi version`: once per CLI is enough.
+const commands = new Map<string, Promise<automation.PulumiCommand>>();
+
+/** The stack `stackName` of the engine's project, made if it is new, running `program` inline. */
+export async function openWorkspace(settings: EngineSettings, stackName: string, program: automation.PulumiFn, env: Record<string, string> = {}): Promise<automation.Stack> {
+    if (!commands.has(settings.cliDir)) commands.set(settings.cliDir, automation.PulumiCommand.get({ root: path.dirname(settings.cliDir) }));
+    const pulumiCommand = await commands.get(settings.cliDir)!;
+    return automation.LocalWorkspace.createOrSelectStack(
+        { stackName, projectName: "dockyard", program },
+        {
+            workDir: settings.workDir,
+            pulumiCommand,
+            envVars: { ...settings.env, ...env },
+            // Written once: every workspace writing it again would leave it empty for a moment, while other
+            // stacks' CLIs read it.
+            projectSettings: fs.existsSync(path.join(settings.workDir, "Pulumi.yaml")) ? undefined : { name: "dockyard", runtime: "nodejs", backend: { url: settings.env.PULUMI_BACKEND_URL } },
+        },
+    );
+}
+
+/** The operations the engine reported, by resource type, leaving out those that stayed the same. */
+export function changes(events: automation.EngineEvent[]): string[] {
+    return events
+        .flatMap((e) => (e.resOutputsEvent ? [e.resOutputsEvent.metadata] : []))
+        // A refreshing up reads every resource first: reading changes nothing.
+        .filter((m) => m.op !== "same" && m.op !== "refresh")
+        .map((m) => `${m.op} ${m.type}`)
+        .sort();
 }
 
 /**
@@ -36,7 +72,6 @@ export async function startEngine(kubeconfig: string, home: string, backend?: { 
     fs.writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "e2e", private: true, main: "index.js", dependencies: { "@dockyard/components": "0.1.0" } }));
     fs.writeFileSync(path.join(project, "index.js"), `module.exports = require(${JSON.stringify(path.join(repoRoot, "index.ts"))});\n`);
     fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(project, "node_modules"));
-    const pulumiCommand = await automation.PulumiCommand.get({ root: path.dirname(cli) });
     const envVars = {
         // The provider found on PATH is the one the engine uses (it says so in a warning).
         PATH: `${provider}:${cli}:${process.env.PATH}`,
@@ -48,18 +83,6 @@ export async function startEngine(kubeconfig: string, home: string, backend?: { 
         PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
         KUBECONFIG: kubeconfig,
     };
-    return {
-        workDir: path.join(home, "project"),
-        env: envVars,
-        workspace: (stackName, program, env = {}) =>
-            automation.LocalWorkspace.createOrSelectStack(
-                { stackName, projectName: "dockyard", program },
-                {
-                    workDir: path.join(home, "project"),
-                    pulumiCommand,
-                    envVars: { ...envVars, ...env },
-                    projectSettings: { name: "dockyard", runtime: "nodejs", backend: { url: envVars.PULUMI_BACKEND_URL } },
-                },
-            ),
-    };
+    const settings: EngineSettings = { workDir: project, env: envVars, cliDir: cli };
+    return { ...settings, workspace: (stackName, program, env) => openWorkspace(settings, stackName, program, env) };
 }
