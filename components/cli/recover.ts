@@ -5,12 +5,13 @@
 //      host its pid no longer runs; on another host, only with --force. A live holder, or a lock line that
 //      cannot be read, is named and left alone. The dead lock itself is deleted (file and S3 backends), not
 //      every lock of the stack, so a deploy that started meanwhile keeps its own.
-//   2. each pending create is resolved with `pulumi refresh`: on Kubernetes, an object the dead run made (it
-//      names this stack in STACK_ANNOTATION) is taken into the state (`--import-pending-creates`), anything
-//      else is left alone and its pending create dropped (`--clear-pending-creates`), and the rest of the
-//      state is read from the cluster. On Docker only the pending operations are dropped (the containers are
-//      read by the next `up`), and the containers the dead run created, which the state does not know, are
-//      removed: the one holding a fixed host port would block the next `up`.
+//   2. each pending create is resolved: on Kubernetes, an object the dead run made (it names this stack in
+//      STACK_ANNOTATION) is taken into the state under its ID (`pulumi stack import` of the state with that
+//      create made a resource: the CLI's `refresh --import-pending-creates` drops the create without importing
+//      it), anything else is left alone and its pending create dropped (`--clear-pending-creates`), and
+//      `pulumi refresh` reads the whole state from the cluster. On Docker only the pending operations are
+//      dropped (the containers are read by the next `up`), and the containers the dead run created, which the
+//      state does not know, are removed: the one holding a fixed host port would block the next `up`.
 import type * as S3 from "@aws-sdk/client-s3";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -143,8 +144,11 @@ function s3Sdk(): typeof S3 {
 /** A pending operation as `pulumi stack export` writes it. */
 export interface PendingOperation {
     type: string;
-    resource: { urn: string; type: string; inputs?: { metadata?: { name?: string; namespace?: string } } };
+    resource: { urn: string; type: string; id?: string; inputs?: { metadata?: { name?: string; namespace?: string } } };
 }
+
+/** `pulumi stack export`'s output, as far as recover reads or writes it; every other field is kept as it is. */
+export type ExportedState = Deployment & { deployment: { resources?: Deployment["deployment"]["resources"]; pending_operations?: PendingOperation[] } };
 
 /** The cluster object a pending Kubernetes create was making; undefined for other types or unnamed objects. */
 export function pendingObject(op: PendingOperation): { kubectl: string; kind: string; name: string; namespace?: string } | undefined {
@@ -182,14 +186,35 @@ export function resolvePendingCreates(pending: PendingOperation[], found: Map<st
 }
 
 /**
- * The refresh that applies the resolutions. With `readNothing` (a Docker stack) it reads no resource and only
+ * The state with each pending create recover takes back made a resource under the provider's ID (after every
+ * resource, so after its parent and provider), and every resolved pending create gone. Pulumi's own
+ * `refresh --import-pending-creates` (CLI 3.276) drops such a create without importing it: the next `up` then
+ * makes the object again, which a plain create (the stack's Namespace) refuses with AlreadyExists. The refresh
+ * that follows reads each taken object's outputs from the cluster.
+ */
+export function withTakenObjects(state: ExportedState, resolutions: Resolution[]): ExportedState {
+    const taken = new Map(resolutions.flatMap((r) => (r.action === "import" ? [[r.urn, r.id] as const] : [])));
+    const resolved = new Set(resolutions.map((r) => r.urn));
+    const pending = state.deployment.pending_operations ?? [];
+    const creates = pending.filter((o) => o.type === "creating");
+    return {
+        ...state,
+        deployment: {
+            ...state.deployment,
+            resources: [...(state.deployment.resources ?? []), ...creates.filter((o) => taken.has(o.resource.urn)).map((o) => ({ ...o.resource, id: taken.get(o.resource.urn)! }))],
+            pending_operations: pending.filter((o) => !(o.type === "creating" && resolved.has(o.resource.urn))),
+        },
+    };
+}
+
+/**
+ * The refresh that settles the rest. With `readNothing` (a Docker stack) it reads no resource and only
  * settles the pending operations.
  */
 export function refreshArgs(stack: string, resolutions: Resolution[], readNothing = false): string[] {
-    const imports = resolutions.flatMap((r) => (r.action === "import" ? ["--import-pending-creates", r.urn, "--import-pending-creates", r.id] : []));
     const clear = resolutions.some((r) => r.action === "clear") ? ["--clear-pending-creates"] : [];
     const exclude = readNothing ? ["--exclude", "**"] : [];
-    return ["refresh", "--stack", stack, "--yes", "--skip-preview", "--non-interactive", "--color", "never", ...imports, ...clear, ...exclude];
+    return ["refresh", "--stack", stack, "--yes", "--skip-preview", "--non-interactive", "--color", "never", ...clear, ...exclude];
 }
 
 /** What recover did. */
@@ -215,7 +240,7 @@ export async function recoverStack(stack: string, opts: RecoverOptions): Promise
     const raw = JSON.parse(pulumi(["config", "--json", "--show-secrets", "--stack", stack], dir)) as Record<string, { value?: string }>;
     const config = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, v.value]));
     const fullName = pulumi(["stack", "--stack", stack, "--show-name", "--fully-qualify-stack-names"], dir).trim();
-    const exported = () => JSON.parse(pulumi(["stack", "export", "--stack", stack], dir)) as Deployment & { deployment: { pending_operations?: PendingOperation[] } };
+    const exported = () => JSON.parse(pulumi(["stack", "export", "--stack", stack], dir)) as ExportedState;
     const before = exported();
     const pending = before.deployment.pending_operations ?? [];
     // A Kubernetes-target stack's state or pending operations hold Kubernetes objects; any other (a Docker
@@ -239,7 +264,21 @@ export async function recoverStack(stack: string, opts: RecoverOptions): Promise
     // operations, and like any locking command it is refused while the stack is locked.
     // Reading nothing, it needs no provider: none is fetched.
     const env = docker ? { ...process.env, PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true" } : process.env;
-    const runRefresh = () => spawnSync(process.env.PULUMI ?? "pulumi", refreshArgs(stack, resolutions, docker), { cwd: dir, env, encoding: "utf8", maxBuffer: 64 << 20 });
+    const cli = (args: string[]) => ({ ...spawnSync(process.env.PULUMI ?? "pulumi", args, { cwd: dir, env, encoding: "utf8", maxBuffer: 64 << 20 }), command: `pulumi ${args[0] === "stack" ? args.slice(0, 2).join(" ") : args[0]}` });
+    const runRefresh = () => {
+        if (resolutions.some((r) => r.action === "import")) {
+            // Exported again here: the first try may have stopped at the dead lock, and the state is that of now.
+            const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "dockyard-recover-")), "state.json");
+            try {
+                fs.writeFileSync(file, JSON.stringify(withTakenObjects(exported(), resolutions)), { mode: 0o600 });
+                const imported = cli(["stack", "import", "--stack", stack, "--file", file]);
+                if (imported.status !== 0) return imported;
+            } finally {
+                fs.rmSync(path.dirname(file), { recursive: true, force: true });
+            }
+        }
+        return cli(refreshArgs(stack, resolutions, docker));
+    };
 
     let refresh = runRefresh();
     const reading = refresh.status !== 0 ? locksInError(`${refresh.stdout}${refresh.stderr}`) : undefined;
@@ -251,7 +290,7 @@ export async function recoverStack(stack: string, opts: RecoverOptions): Promise
         for (const l of locks) log(`removed the lock of pid ${l.pid} of ${l.username}@${l.hostname} (since ${l.timestamp}): that deploy is not running`);
         refresh = runRefresh();
     }
-    if (refresh.status !== 0) throw new Error(`pulumi refresh failed for stack ${stack}:\n${refresh.stdout}${refresh.stderr}`);
+    if (refresh.status !== 0) throw new Error(`${refresh.command} failed for stack ${stack}:\n${refresh.stdout}${refresh.stderr}`);
     for (const r of resolutions) log(r.action === "import" ? `took ${r.what} into the state: a dead run of this stack made it` : `cleared the pending create of ${r.urn}: ${r.why}`);
 
     const after = exported();

@@ -21,6 +21,7 @@ import { type Engine, changes, startEngine } from "../support/engine";
 import { type StateStore, startStateStore } from "../support/stateStore";
 import { GatewayStandIn, STAND_IN_CONTROLLER } from "../support/gatewayStandIn";
 import { Probe, type ProbeSummary } from "../support/probe";
+import { PrometheusApi } from "../support/prometheus";
 import { stackConfig } from "../support/stacks";
 import { StackWorker } from "../support/stackWorker";
 
@@ -61,6 +62,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
     let goImage: string;
     let probeImage: string;
     let probe: Probe;
+    let prometheus: PrometheusApi;
     const refs: Record<string, string> = {};
     /** Every server digest staging ran, oldest first: the rollback step pins an earlier one. */
     const refsHistory: { server: string[] } = { server: [] };
@@ -293,6 +295,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         // staging and prod keep their state in a bucket, as CI keeps theirs: every step runs against S3.
         store = await startStateStore(path.join(work, "s3"));
         engine = await startEngine(cluster.info.kubeconfig, path.join(work, "engine"), store);
+        prometheus = new PrometheusApi(cluster.info.prometheus);
         // Inline programs run in this process: their ownership check reads the cluster with kubectl, as a
         // program under `pulumi up` would with the KUBECONFIG it inherits.
         Object.assign(process.env, { KUBECONFIG: cluster.info.kubeconfig, KUBECTL: cluster.info.kubectl });
@@ -401,30 +404,67 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         assert.deepEqual(Object.keys(preview.changeSummary), ["same"]);
     });
 
-    timed("2b. server's metrics: its pods carry the scrape annotations, and the Service's metrics port counts what the app served", async () => {
-        const [pod] = (await serverPods()).filter(isReady);
-        assert.deepEqual(
-            Object.fromEntries(Object.entries(pod.metadata.annotations ?? {}).filter(([k]) => k.startsWith("prometheus.io/"))),
-            { "prometheus.io/scrape": "true", "prometheus.io/port": String(metrics.port), "prometheus.io/path": "/metrics" },
-        );
+    timed("2b. server's metrics: Prometheus finds its pods by their scrape annotations and counts exactly the requests answered; each request has its log line", async () => {
+        const pods = (await serverPods()).filter(isReady);
+        for (const pod of pods) {
+            assert.deepEqual(
+                Object.fromEntries(Object.entries(pod.metadata.annotations ?? {}).filter(([k]) => k.startsWith("prometheus.io/"))),
+                { "prometheus.io/scrape": "true", "prometheus.io/port": String(metrics.port), "prometheus.io/path": "/metrics" },
+            );
+        }
         const svc = await cluster.getJson(["get", "service", "server", "-n", namespace]);
         const port = svc.spec.ports.find((p: any) => p.name === "metrics");
         assert.deepEqual({ port: port.port, targetPort: port.targetPort }, { port: metrics.port, targetPort: "metrics" });
-        // Requests to the app through its Service, then what each pod's metrics port says of them.
-        assert.equal((await probe.requests(await serviceUrl(), 3)).failures, 0);
-        const metricOf = (body: string, series: string) => Number(new RegExp(`^${series.replace(/[{}"/]/g, "\\$&")} (\\d+)$`, "m").exec(body)?.[1] ?? NaN);
-        let greetings = 0;
-        for (const p of (await serverPods()).filter(isReady)) {
-            const scraped = await probe.requests(`http://${p.status.podIP}:${metrics.port}/metrics`, 1);
-            assert.equal(scraped.failures, 0, JSON.stringify(scraped));
-            const body = scraped.bodies![0];
-            const get = metricOf(body, 'http_requests_total{code="200",method="GET",route="/"}');
-            const head = metricOf(body, 'http_requests_total{code="200",method="HEAD",route="/"}');
-            // The counter the app answers with is the sum of the greetings the metrics count, on each pod.
-            assert.equal(metricOf(body, "hello_counter"), get + head, body.slice(0, 2000));
-            greetings += get;
-        }
-        assert.ok(greetings >= 3, `the pods counted ${greetings} greetings; 3 were just made`);
+
+        const names = pods.map((p) => p.metadata.name).sort();
+        const scope = `namespace="${namespace}",pod=~"${names.join("|")}"`;
+        const greetings = `http_requests_total{${scope},route="/",method="GET",code="200"}`;
+        /** The greetings Prometheus holds from its first scrape of every pod that starts after now. */
+        const nextScrape = async (): Promise<{ greetings: number; counters: Record<string, number> }> => {
+            const after = Date.now() / 1000;
+            return waitUntil("a scrape of every server pod", 30_000, async () => {
+                // `up` is written at every scrape of a target, with the scrape's own timestamp.
+                const scrapes = await prometheus.query(`timestamp(up{${scope}}) and up{${scope}} == 1`);
+                if (scrapes.length !== names.length || scrapes.some((s) => s.value <= after)) return undefined;
+                const [sum] = await prometheus.query(`sum(${greetings})`);
+                const counters = await prometheus.query(`hello_counter{${scope}}`);
+                return { greetings: sum?.value ?? 0, counters: Object.fromEntries(counters.map((c) => [c.labels.pod, c.value])) };
+            });
+        };
+        // Every pod found through service discovery, on its metrics port: the Service's port is not what is scraped.
+        const targets = await waitUntil("Prometheus to find every server pod", 60_000, async () => {
+            const up = await prometheus.query(`up{${scope}} == 1`);
+            return up.length === names.length ? up : undefined;
+        });
+        assert.deepEqual(
+            targets.map((t) => t.labels.instance).sort(),
+            pods.map((p) => `${p.status.podIP}:${metrics.port}`).sort(),
+        );
+
+        const before = await nextScrape();
+        const loop = await probe.requests(await serviceUrl(), 20);
+        const after = await nextScrape();
+        const answered = loop.requests - loop.failures;
+        assert.ok(answered > 0, JSON.stringify(loop));
+        assert.equal(after.greetings - before.greetings, answered, "what Prometheus counted, at its first scrape after the loop, is what the loop saw answered");
+        const total = (counters: Record<string, number>) => Object.values(counters).reduce((a, b) => a + b, 0);
+        assert.equal(total(after.counters) - total(before.counters), answered, "the hit-counter gauges moved by the requests answered");
+        // The greeting each answer carries is its pod's counter: the highest one answered is the highest gauge.
+        const highest = Math.max(...loop.bodies!.map((b) => Number(/Counter: (\d+)/.exec(b)?.[1] ?? NaN)));
+        assert.equal(Math.max(...Object.values(after.counters)), highest, JSON.stringify(after.counters));
+
+        // One request with a path of its own: its line in `kubectl logs`, with its status and duration.
+        const marker = `/dockyard-e2e-log-${randomBytes(4).toString("hex")}`;
+        const missing = await probe.requests(`${(await serviceUrl()).replace(/\/$/, "")}${marker}`, 1);
+        assert.equal(missing.failures, 1, JSON.stringify(missing));
+        const line = await waitUntil(`the log line of GET ${marker}`, 30_000, async () => {
+            const logs = await cluster.kubectlOk(["logs", "-n", namespace, "-l", "app.kubernetes.io/name=server", "--tail=-1"]);
+            return logs.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l)).find((l) => l.msg === "request" && l.path === marker);
+        });
+        assert.equal(line.method, "GET");
+        assert.equal(line.status, 404);
+        assert.equal(typeof line.duration_ms, "number");
+        assert.match(String(line.remote), /^[\d.]+:\d+$/);
     });
 
     timed("3. a new server image rolls only the Deployment, with zero failed requests; a second `up` meanwhile fails fast, naming the first", async () => {

@@ -86,6 +86,7 @@ pki() {
     cert kube-proxy "/CN=system:kube-proxy"
     # The API server's identity towards aggregated APIs (metrics-server), which trust the names in its headers.
     cert front-proxy-client "/CN=front-proxy-client"
+    cert prometheus "/CN=dockyard-e2e-prometheus"
     openssl genrsa -out sa.key 2048 2>/dev/null && openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
     cd - >/dev/null
 }
@@ -120,6 +121,7 @@ configs() {
     # metrics-server reads every node and pod: the harness runs it as the cluster admin instead of
     # installing the RBAC its own manifests carry (on a real cluster it is the cluster's add-on).
     kubeconfig "$c/metrics-server.kubeconfig" "$inner" admin
+    kubeconfig "$c/prometheus.kubeconfig" "$inner" prometheus
     cat > "$c/registry.yml" <<EOF
 version: 0.1
 log: { level: warn }
@@ -323,6 +325,48 @@ spec:
 EOF
 }
 
+# Prometheus (engines/prometheus.sh) in the first node's namespace, as a cluster's own would run: it finds
+# pods through Kubernetes service discovery, keeps those the conventional prometheus.io/* annotations ask to
+# be scraped, and scrapes them over the nodes' network every second. Its API reaches the host through socat.
+prometheus() {
+    local bin; bin=$("$here/engines/prometheus.sh")
+    local c=$S/config
+    kubectl_ apply -f - >/dev/null <<EOF
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: { name: dockyard-e2e-prometheus }
+rules: [{ apiGroups: [""], resources: [pods], verbs: [get, list, watch] }]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: { name: dockyard-e2e-prometheus }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: dockyard-e2e-prometheus }
+subjects: [{ apiGroup: rbac.authorization.k8s.io, kind: User, name: dockyard-e2e-prometheus }]
+EOF
+    cat > "$c/prometheus.yml" <<EOF
+global: { scrape_interval: 1s, scrape_timeout: 1s }
+scrape_configs:
+  - job_name: pods
+    kubernetes_sd_configs: [{ role: pod, kubeconfig_file: $c/prometheus.kubeconfig }]
+    relabel_configs:
+      - { source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape], regex: "true", action: keep }
+      - { source_labels: [__meta_kubernetes_pod_phase], regex: Running, action: keep }
+      - { source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_path], regex: "(.+)", target_label: __metrics_path__ }
+      # One target per pod: every container port's target gets the same address, and equal targets are one.
+      - source_labels: [__address__, __meta_kubernetes_pod_annotation_prometheus_io_port]
+        regex: '([^:]+)(?::\d+)?;(\d+)'
+        replacement: '\$1:\$2'
+        target_label: __address__
+      - { source_labels: [__meta_kubernetes_namespace], target_label: namespace }
+      - { source_labels: [__meta_kubernetes_pod_name], target_label: pod }
+      - { source_labels: [__meta_kubernetes_pod_node_name], target_label: node }
+EOF
+    start prometheus "$bin/prometheus" --config.file="$c/prometheus.yml" --storage.tsdb.path="$S/prometheus" \
+        --web.listen-address=127.0.0.1:9090
+    start "forward-$PROMETHEUS_PORT" --host socat "TCP-LISTEN:$PROMETHEUS_PORT,bind=127.0.0.1,reuseaddr,fork" \
+        "EXEC:nsenter --net=/run/netns/$NETNS socat STDIO TCP\\:127.0.0.1\\:9090"
+}
+
 # True once the metrics API reports every node.
 node_metrics() {
     local listed; listed=$(kubectl_ get --raw /apis/metrics.k8s.io/v1beta1/nodes) || return 1
@@ -339,7 +383,7 @@ up() {
 
     BIN=$("$here/engines/kubernetes.sh")
     NETNS="dockyard-e2e-$$"
-    API_PORT=$(free_port); REGISTRY_PORT=$(free_port)
+    API_PORT=$(free_port); REGISTRY_PORT=$(free_port); PROMETHEUS_PORT=$(free_port)
     REGISTRY_USER=dockyard-e2e
     REGISTRY_PASSWORD=$(openssl rand -hex 16)
     echo "$NETNS" > "$S/netns"
@@ -401,6 +445,7 @@ up() {
     pause_image
     for i in "${!NODES[@]}"; do node_start "$i"; done
     metrics_server
+    prometheus
 
     local node
     for node in "${NODES[@]}"; do
@@ -410,6 +455,7 @@ up() {
     kubectl_ wait --for=condition=Established crd --all --timeout=60s >/dev/null
     wait_for "the resource metrics API (metrics-server's first scrape of every node)" 90 node_metrics
     wait_for "the registry" 30 curl -fsS -u "$REGISTRY_USER:$REGISTRY_PASSWORD" "http://127.0.0.1:$REGISTRY_PORT/v2/"
+    wait_for "Prometheus" 30 curl -fsS "http://127.0.0.1:$PROMETHEUS_PORT/-/ready"
 
     local nodes_json="" sep=""
     for node in "${NODES[@]}"; do
@@ -422,7 +468,8 @@ up() {
   "nodes": [$nodes_json],
   "nodeMonitorGracePeriodSeconds": 16,
   "version": "$("$BIN/kubectl" version --client -o json | sed -n 's/.*"gitVersion": "\(.*\)",/\1/p' | head -n1)",
-  "registry": { "server": "127.0.0.1:$REGISTRY_PORT", "username": "$REGISTRY_USER", "password": "$REGISTRY_PASSWORD" }
+  "registry": { "server": "127.0.0.1:$REGISTRY_PORT", "username": "$REGISTRY_USER", "password": "$REGISTRY_PASSWORD" },
+  "prometheus": "http://127.0.0.1:$PROMETHEUS_PORT"
 }
 EOF
     log "up: API https://127.0.0.1:$API_PORT, registry 127.0.0.1:$REGISTRY_PORT, nodes ${NODES[*]}, namespace $NETNS"

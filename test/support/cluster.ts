@@ -22,6 +22,11 @@ export interface ClusterInfo {
     version: string;
     /** A registry with a password, reached as `server` by the Docker engine and by the node alike. */
     registry: { server: string; username: string; password: string };
+    /**
+     * A Prometheus whose HTTP API this host reaches, finding the cluster's pods by Kubernetes service discovery
+     * and scraping those the `prometheus.io/*` annotations name.
+     */
+    prometheus: string;
 }
 
 export class Cluster {
@@ -52,7 +57,7 @@ export class Cluster {
     static async start(): Promise<Cluster> {
         const env = process.env;
         if (!env.DOCKYARD_E2E_KUBECONFIG) return Cluster.startLocal();
-        const missing = ["DOCKYARD_E2E_REGISTRY", "DOCKYARD_E2E_REGISTRY_USERNAME", "DOCKYARD_E2E_REGISTRY_PASSWORD"].filter((k) => !env[k]);
+        const missing = ["DOCKYARD_E2E_REGISTRY", "DOCKYARD_E2E_REGISTRY_USERNAME", "DOCKYARD_E2E_REGISTRY_PASSWORD", "DOCKYARD_E2E_PROMETHEUS"].filter((k) => !env[k]);
         if (missing.length) throw new Error(`DOCKYARD_E2E_KUBECONFIG is set, so these must be too: ${missing.join(", ")}`);
         const kubectl = execFileSync("bash", [path.join(repoRoot, "test", "harness", "engines", "kubernetes.sh")], { stdio: ["ignore", "pipe", "inherit"] }).toString().trim();
         const info: ClusterInfo = {
@@ -60,6 +65,7 @@ export class Cluster {
             kubectl: path.join(kubectl, "kubectl"),
             version: "",
             registry: { server: env.DOCKYARD_E2E_REGISTRY!, username: env.DOCKYARD_E2E_REGISTRY_USERNAME!, password: env.DOCKYARD_E2E_REGISTRY_PASSWORD! },
+            prometheus: env.DOCKYARD_E2E_PROMETHEUS!,
         };
         const version = JSON.parse(execFileSync(info.kubectl, ["--kubeconfig", info.kubeconfig, "version", "-o", "json"]).toString());
         return new Cluster({ ...info, version: version.serverVersion.gitVersion });

@@ -2,7 +2,7 @@
 // pending create against what the cluster holds.
 import { strict as assert } from "assert";
 import type { ClusterObject } from "../../components/internal/cluster";
-import { type PendingOperation, lockFile, locksInError, lockVerdict, pendingObject, refreshArgs, resolvePendingCreates, s3Lock } from "../../components/cli/recover";
+import { type PendingOperation, lockFile, locksInError, lockVerdict, pendingObject, refreshArgs, resolvePendingCreates, s3Lock, withTakenObjects } from "../../components/cli/recover";
 
 const STACK = "dockyard/staging";
 const LOCKED = [
@@ -135,11 +135,28 @@ describe("recover", () => {
         it("resolves creates only: the refresh settles the rest", () => {
             assert.equal(resolved.length, 5);
         });
-        it("hands the CLI each import as a URN and ID pair, and clears the rest", () => {
+        it("makes each object it takes back a resource under its ID, after every other; drops the resolved creates and keeps the rest", () => {
+            const provider = "urn:pulumi:staging::dockyard::pulumi:providers:kubernetes::default::1234";
+            const kept = { urn: "urn:pulumi:staging::dockyard::pulumi:providers:kubernetes::default", type: "pulumi:providers:kubernetes", id: "1234" };
+            const withProvider = { ...ours, resource: { ...ours.resource, provider, parent: "urn:pulumi:staging::dockyard::pulumi:pulumi:Stack::dockyard-staging" } };
+            const state = {
+                version: 3,
+                deployment: { manifest: { time: "t" }, resources: [kept], pending_operations: [withProvider, namespace, foreign, gone, image, updating] },
+            };
+            const edited = withTakenObjects(state, resolved);
+            assert.deepEqual(edited.deployment.resources, [
+                kept,
+                { ...withProvider.resource, id: "ns/hello" },
+                { ...namespace.resource, id: "team" },
+            ]);
+            assert.deepEqual(edited.deployment.pending_operations, [updating], "only what recover resolved leaves the pending operations");
+            assert.deepEqual((edited.deployment as unknown as { manifest: unknown }).manifest, { time: "t" }, "the rest of the state is kept as it is");
+            assert.equal(state.deployment.resources.length, 1, "the exported state is not changed in place");
+        });
+        it("refreshes the whole state, clearing the creates it did not take back", () => {
             const args = refreshArgs("staging", resolved);
             assert.deepEqual(args.slice(0, 3), ["refresh", "--stack", "staging"]);
-            const at = args.indexOf("--import-pending-creates");
-            assert.deepEqual(args.slice(at, at + 4), ["--import-pending-creates", ours.resource.urn, "--import-pending-creates", "ns/hello"]);
+            assert.ok(!args.includes("--import-pending-creates"), "the CLI's import of pending creates drops them unimported");
             assert.ok(args.includes("--clear-pending-creates"));
             assert.ok(!refreshArgs("staging", resolved.slice(0, 2)).includes("--clear-pending-creates"), "nothing to clear: no flag");
             assert.ok(!args.includes("--exclude"), "a Kubernetes stack's refresh reads every object");
