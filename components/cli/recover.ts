@@ -144,11 +144,27 @@ function s3Sdk(): typeof S3 {
 /** A pending operation as `pulumi stack export` writes it. */
 export interface PendingOperation {
     type: string;
-    resource: { urn: string; type: string; id?: string; inputs?: { metadata?: { name?: string; namespace?: string } } };
+    resource: StateResource & { inputs?: { metadata?: { name?: string; namespace?: string } } };
 }
 
 /** `pulumi stack export`'s output, as far as recover reads or writes it; every other field is kept as it is. */
-export type ExportedState = Deployment & { deployment: { resources?: Deployment["deployment"]["resources"]; pending_operations?: PendingOperation[] } };
+export type ExportedState = Deployment & {
+    deployment: { resources?: StateResource[]; pending_operations?: PendingOperation[] };
+};
+
+/** A resource of the exported state, as far as recover orders it: what it refers to must come before it. */
+interface StateResource {
+    urn: string;
+    type: string;
+    id?: string;
+    delete?: boolean;
+    parent?: string;
+    /** `<provider URN>::<provider ID>`. */
+    provider?: string;
+    dependencies?: string[];
+    propertyDependencies?: Record<string, string[]>;
+    deletedWith?: string;
+}
 
 /** The cluster object a pending Kubernetes create was making; undefined for other types or unnamed objects. */
 export function pendingObject(op: PendingOperation): { kubectl: string; kind: string; name: string; namespace?: string } | undefined {
@@ -186,25 +202,59 @@ export function resolvePendingCreates(pending: PendingOperation[], found: Map<st
 }
 
 /**
- * The state with each pending create recover takes back made a resource under the provider's ID (after every
- * resource, so after its parent and provider), and every resolved pending create gone. Pulumi's own
+ * The state with each pending create recover takes back made a resource under the provider's ID (last, so after
+ * its parent and provider), and every resolved pending create gone. Pulumi's own
  * `refresh --import-pending-creates` (CLI 3.276) drops such a create without importing it: the next `up` then
  * makes the object again, which a plain create (the stack's Namespace) refuses with AlreadyExists. The refresh
  * that follows reads each taken object's outputs from the cluster.
+ *
+ * A create that was replacing a resource still in the state: under the same ID (delete before replace: a Job
+ * that keeps its name) the old object is gone and the taken one takes its entry's place; under another ID
+ * (create before delete) the old object is still there, and its entry is marked for the next `up` to delete.
+ * The CLI refuses a state where a resource comes before what it refers to: the result is put in that order.
  */
 export function withTakenObjects(state: ExportedState, resolutions: Resolution[]): ExportedState {
     const taken = new Map(resolutions.flatMap((r) => (r.action === "import" ? [[r.urn, r.id] as const] : [])));
     const resolved = new Set(resolutions.map((r) => r.urn));
     const pending = state.deployment.pending_operations ?? [];
-    const creates = pending.filter((o) => o.type === "creating");
+    const resources = [...(state.deployment.resources ?? [])];
+    for (const op of pending) {
+        const id = op.type === "creating" ? taken.get(op.resource.urn) : undefined;
+        if (id === undefined) continue;
+        const old = resources.findIndex((r) => r.urn === op.resource.urn && !r.delete);
+        if (old !== -1 && resources[old].id === id) {
+            resources[old] = { ...op.resource, id };
+            continue;
+        }
+        if (old !== -1) resources[old] = { ...resources[old], delete: true };
+        resources.push({ ...op.resource, id });
+    }
     return {
         ...state,
         deployment: {
             ...state.deployment,
-            resources: [...(state.deployment.resources ?? []), ...creates.filter((o) => taken.has(o.resource.urn)).map((o) => ({ ...o.resource, id: taken.get(o.resource.urn)! }))],
+            resources: inDependencyOrder(resources),
             pending_operations: pending.filter((o) => !(o.type === "creating" && resolved.has(o.resource.urn))),
         },
     };
+}
+
+/** `resources` with each after everything it refers to; an order that already is one stays as it is. */
+function inDependencyOrder(resources: StateResource[]): StateResource[] {
+    const byUrn = new Map<string, StateResource[]>();
+    for (const r of resources) byUrn.set(r.urn, [...(byUrn.get(r.urn) ?? []), r]);
+    const ordered: StateResource[] = [];
+    const seen = new Set<StateResource>();
+    const place = (r: StateResource): void => {
+        if (seen.has(r)) return;
+        seen.add(r);
+        const provider = r.provider?.slice(0, r.provider.lastIndexOf("::"));
+        const refs = [r.parent, provider, r.deletedWith, ...(r.dependencies ?? []), ...Object.values(r.propertyDependencies ?? {}).flat()];
+        for (const urn of refs) for (const dep of (urn && urn !== r.urn && byUrn.get(urn)) || []) place(dep);
+        ordered.push(r);
+    };
+    resources.forEach(place);
+    return ordered;
 }
 
 /**

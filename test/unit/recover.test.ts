@@ -153,6 +153,19 @@ describe("recover", () => {
             assert.deepEqual((edited.deployment as unknown as { manifest: unknown }).manifest, { time: "t" }, "the rest of the state is kept as it is");
             assert.equal(state.deployment.resources.length, 1, "the exported state is not changed in place");
         });
+        it("a create that was replacing: under the same ID it takes the old entry's place, under another the old is marked for deletion", () => {
+            const old = { urn: ours.resource.urn, type: ours.resource.type, id: "ns/hello" };
+            // The Job's run record depends on it; the new Job's pull Secret was made by the dead run, after both.
+            const record = { urn: "urn:record", type: "kubernetes:core/v1:ConfigMap", id: "ns/record", dependencies: [ours.resource.urn] };
+            const secret = { urn: "urn:secret", type: "kubernetes:core/v1:Secret", id: "ns/pull" };
+            const job = { ...ours, resource: { ...ours.resource, dependencies: ["urn:secret"] } };
+            const same = withTakenObjects({ deployment: { resources: [old, record], pending_operations: [ours] } }, resolved);
+            assert.deepEqual(same.deployment.resources, [{ ...ours.resource, id: "ns/hello" }, record]);
+            const later = withTakenObjects({ deployment: { resources: [old, record, secret], pending_operations: [job] } }, resolved);
+            assert.deepEqual(later.deployment.resources, [secret, { ...job.resource, id: "ns/hello" }, record], "each after what it refers to");
+            const moved = withTakenObjects({ deployment: { resources: [{ ...old, id: "ns/hello-old" }, record], pending_operations: [ours] } }, resolved);
+            assert.deepEqual(moved.deployment.resources, [{ ...old, id: "ns/hello-old", delete: true }, { ...ours.resource, id: "ns/hello" }, record]);
+        });
         it("refreshes the whole state, clearing the creates it did not take back", () => {
             const args = refreshArgs("staging", resolved);
             assert.deepEqual(args.slice(0, 3), ["refresh", "--stack", "staging"]);
