@@ -6,6 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Janitor, buildApp, dockerOk, ensureEngine, ensureGoBaseImage, freePort, httpGet as get, uniqueName, waitUntil } from "../support/docker";
+import { PrometheusApi } from "../support/prometheus";
 
 describe("server's metrics scraped by a real Prometheus", function () {
     this.timeout(300_000);
@@ -19,9 +20,8 @@ describe("server's metrics scraped by a real Prometheus", function () {
 
     /** The value of a PromQL expression that returns one sample, once Prometheus has one; undefined until then. */
     async function sample(expr: string): Promise<number | undefined> {
-        const r = await get(`${query}/api/v1/query?query=${encodeURIComponent(expr)}`);
-        const result = JSON.parse(r.body).data?.result as { value: [number, string] }[] | undefined;
-        return result?.length === 1 ? Number(result[0].value[1]) : undefined;
+        const result = await new PrometheusApi(query).query(expr);
+        return result.length === 1 ? result[0].value : undefined;
     }
 
     before(async () => {
