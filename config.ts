@@ -26,7 +26,9 @@ const appShape = {
     // Kubernetes only.
     requests: quantities.optional(),
     replicas: z.number().optional(),
-    autoscale: z.strictObject({ minReplicas: z.number(), maxReplicas: z.number(), cpuUtilization: z.number() }).optional(),
+    autoscale: z
+        .strictObject({ minReplicas: z.number(), maxReplicas: z.number(), cpuUtilization: z.number().optional(), requestsPerSecond: z.number().optional() })
+        .optional(),
     nodeLossTolerationSeconds: z.number().optional(),
     serviceType: z.enum(["ClusterIP", "NodePort", "LoadBalancer"]).optional(),
     servicePort: z.number().optional(),
@@ -79,6 +81,11 @@ const stackSchema = z.strictObject({
             httpRedirect: z.boolean().optional(),
         })
         .optional(),
+    /**
+     * The cluster's custom metrics pipeline: `requestsPerSecond` names the pod metric its adapter (such as
+     * prometheus-adapter) serves each pod's request rate under, for `apps.<app>.autoscale.requestsPerSecond`.
+     */
+    customMetrics: z.strictObject({ requestsPerSecond: z.string() }).optional(),
     /** Routes as Ingresses instead, for clusters without the Gateway API. */
     ingress: z.strictObject({ className: z.string().optional(), controllerNamespace: z.string(), issuer: issuer.optional() }).optional(),
     // Docker only.
@@ -90,7 +97,7 @@ type StackSettings = z.infer<typeof stackSchema>;
 
 const KUBERNETES_ONLY = {
     app: ["requests", "replicas", "autoscale", "nodeLossTolerationSeconds", "serviceType", "servicePort", "readinessPath", "livenessPath", "ttlSecondsAfterFinished", "networkPolicy"],
-    stack: ["namespace", "createNamespace", "allowLoadBalancer", "podSecurityVersion", "imagePullSecrets", "readyTimeoutSeconds", "gateway", "ingress"],
+    stack: ["namespace", "createNamespace", "allowLoadBalancer", "podSecurityVersion", "imagePullSecrets", "readyTimeoutSeconds", "gateway", "ingress", "customMetrics"],
 };
 const DOCKER_ONLY = { app: ["hostPort", "containerName", "imageHealthcheck"], stack: ["hostIp"] };
 
@@ -216,6 +223,12 @@ export function parseStackConfig(raw: Record<string, unknown>, registryPassword?
             problems.add(`${key}.route = ${show(app.data.route)}: needs ${NS}:gateway (a Gateway API Gateway to attach to) or ${NS}:ingress (an Ingress class) on the stack`);
         } else if (app.data.route?.tls === false && settings.gateway?.gatewayClassName !== undefined) {
             problems.add(`${key}.route.tls = false: not on the stack's own Gateway, which serves its routes over HTTPS and answers plain HTTP with a redirect`);
+        }
+        if (app.data.autoscale?.requestsPerSecond !== undefined && settings.target === "kubernetes" && settings.customMetrics === undefined) {
+            problems.add(
+                `${key}.autoscale.requestsPerSecond = ${show(app.data.autoscale.requestsPerSecond)}: needs ${NS}:customMetrics.requestsPerSecond on the stack, ` +
+                    `the pod metric the cluster's custom metrics adapter serves each pod's request rate under (prometheus-adapter's usual one: "http_requests_per_second")`,
+            );
         }
         const misplaced = wrongTarget.app.filter((k) => app.data[k as keyof AppConfig] !== undefined);
         for (const k of misplaced) problems.add(`${key}.${k} = ${show(app.data[k as keyof AppConfig])}: not used when target is "${settings.target}"`);
@@ -395,7 +408,10 @@ export function toGoAppArgs(name: string, app: AppConfig, s: StackSettings, regi
         kubernetes: {
             namespace: s.namespace,
             replicas: app.replicas,
-            autoscale: app.autoscale,
+            autoscale: app.autoscale && {
+                ...app.autoscale,
+                requestsPerSecondMetric: app.autoscale.requestsPerSecond !== undefined ? s.customMetrics?.requestsPerSecond : undefined,
+            },
             nodeLossTolerationSeconds: app.nodeLossTolerationSeconds,
             serviceType: app.serviceType,
             servicePort: app.servicePort,
@@ -424,6 +440,7 @@ function configKeyFor(app: string, field: string): string {
     if (head === "appDir") return `${NS}:apps.${app}`;
     if (head === "kubernetes" && tail.startsWith("route.gateway")) return `${NS}:gateway${tail.slice("route.gateway".length)}`;
     if (head === "kubernetes" && tail.startsWith("route.ingress")) return `${NS}:ingress${tail.slice("route.ingress".length)}`;
+    if (head === "kubernetes" && tail === "autoscale.requestsPerSecondMetric") return `${NS}:customMetrics.requestsPerSecond`;
     if (head === "kubernetes" && tail.startsWith("route.tls.issuer")) return `${NS}:ingress.issuer${tail.slice("route.tls.issuer".length)}`;
     if (head === "docker" || head === "kubernetes") {
         if (["hostIp", "namespace", "readyTimeoutSeconds"].includes(tail) || tail.startsWith("imagePullSecrets")) return `${NS}:${tail}`;

@@ -29,10 +29,11 @@ export interface KubernetesWorkloadArgs extends WorkloadArgs {
      */
     replicas?: number;
     /**
-     * Scale the service with its CPU use: a HorizontalPodAutoscaler between `minReplicas` and `maxReplicas`.
-     * The Deployment then leaves `replicas` unset, so a later `pulumi up` or `preview` shows no diff and never
-     * scales it back; the cluster needs a metrics pipeline (metrics-server). Not with `replicas`. Default: none,
-     * a fixed `replicas`.
+     * Scale the service with its CPU use, its request rate, or both: a HorizontalPodAutoscaler between
+     * `minReplicas` and `maxReplicas`. The Deployment then leaves `replicas` unset, so a later `pulumi up` or
+     * `preview` shows no diff and never scales it back; the cluster needs the metrics pipeline each target
+     * reads (metrics-server for CPU, a custom metrics adapter for requests). Not with `replicas`. Default:
+     * none, a fixed `replicas`.
      */
     autoscale?: Autoscale;
     /**
@@ -190,7 +191,7 @@ export function validateKubernetesWorkloadArgs(args: KubernetesWorkloadArgs): Ar
     checkInteger(problems, "activeDeadlineSeconds", args.activeDeadlineSeconds, 1, 31_536_000);
     checkInteger(problems, "runAsUser", args.runAsUser, 1, 2_147_483_647);
     checkInteger(problems, "nodeLossTolerationSeconds", args.nodeLossTolerationSeconds, 0, 86_400);
-    problems.push(...validateAutoscale(args.autoscale, args.replicas, args.kind));
+    problems.push(...validateAutoscale(args.autoscale, args.replicas, args.kind, args.metrics !== undefined));
     for (const field of ["appName", "objectName"] as const) {
         const value = args[field];
         if (value !== undefined && (!DNS_LABEL.test(value) || value.length > 63)) {

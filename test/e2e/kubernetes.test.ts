@@ -14,6 +14,7 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { parseQuantity } from "../../components/internal/quantity";
 import { program } from "../../compose";
 import { Cluster, hostSnapshot, tempFiles } from "../support/cluster";
 import { Janitor, appsDir, dockerCli, ensureEngine, ensureGoBaseImage, ensureGreeterBase, greeterDir, repoRoot, run, waitUntil } from "../support/docker";
@@ -968,17 +969,21 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
     });
 
     let load: { stop: () => Promise<ProbeSummary> } | undefined;
-    const autoscale = { minReplicas: 2, maxReplicas: 4, cpuUtilization: 50 };
+    // Per pod, on the request rate the cluster's custom metrics adapter serves (the harness's stand-in for
+    // prometheus-adapter): far below what the load below sends, so it asks for every pod it may have.
+    const autoscale = { minReplicas: 2, maxReplicas: 4, requestsPerSecond: 20 };
+    const customMetrics = { "dockyard:customMetrics": JSON.stringify({ requestsPerSecond: "http_requests_per_second" }) };
 
-    timed("N4. autoscale: the HPA scales server out under CPU load, and a refreshed preview shows no changes meanwhile", async function () {
+    timed("N4. autoscale on the request rate: the HPA scales server out under load, through Prometheus and the custom metrics API, and a refreshed preview shows no changes meanwhile", async function () {
         if (nodes().length < 2) this.skip();
-        await configure({}, { autoscale });
+        await configure(customMetrics, { autoscale });
         const { ops } = await up(stack);
         assert.deepEqual(ops, ["create kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "update kubernetes:apps/v1:Deployment"]);
         const handedOver = await cluster.getJson(["get", "deployment", "server", "-n", namespace]);
         console.log(`      right after the switch to autoscale the Deployment asks for ${handedOver.spec.replicas} replicas`);
         const hpa = await cluster.getJson(["get", "hpa", "server", "-n", namespace]);
         assert.deepEqual([hpa.spec.minReplicas, hpa.spec.maxReplicas], [2, 4]);
+        assert.deepEqual(hpa.spec.metrics, [{ type: "Pods", pods: { metric: { name: "http_requests_per_second" }, target: { type: "AverageValue", averageValue: "20" } } }]);
         await readyServerPods(2, 120_000);
         // A bounded load: one client, 16 workers without pauses, for at most 10 minutes (stopped in N5).
         const started = Date.now();
@@ -988,6 +993,11 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
             return ready.length >= 3 ? ready : undefined;
         });
         console.log(`      scaled out to ${pods.length} Ready pods ${((Date.now() - started) / 1000).toFixed(1)} s after the load started`);
+        // What made it scale: the request rate per pod, as `kubectl describe hpa` shows it, above the target.
+        const seen = (await cluster.getJson(["get", "hpa", "server", "-n", namespace])).status.currentMetrics;
+        const rate = parseQuantity(seen?.find((m: any) => m.type === "Pods" && m.pods.metric.name === "http_requests_per_second")?.pods.current.averageValue ?? "");
+        assert.ok(rate !== undefined && rate > autoscale.requestsPerSecond, `the autoscaler's view of the request rate per pod: ${JSON.stringify(seen)}`);
+        console.log(`      the autoscaler saw ${rate.toFixed(1)} requests per second per pod (target ${autoscale.requestsPerSecond})`);
         assert.ok(new Set(pods.map((p) => p.spec.nodeName)).size === 2, `spread over both nodes: ${pods.map((p) => p.spec.nodeName).join(", ")}`);
         // A refresh that finds a pod the autoscaler has just added and that is not Ready yet marks the Deployment
         // unhealthy, and the preview then proposes an update to finish it: a real answer, but not drift. So the
@@ -1015,7 +1025,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         const replicas = (await cluster.getJson(["get", "deployment", "server", "-n", namespace])).spec.replicas;
         assert.ok(replicas >= 3, `scaled out: ${replicas}`);
         await pushServer("v5");
-        await configure({}, { autoscale });
+        await configure(customMetrics, { autoscale });
         const measured = await probe.loop(await serviceUrl());
         const { ops } = await up(stack);
         assert.deepEqual(ops, ["update kubernetes:apps/v1:Deployment"]);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Vet, lint, security-scan and race-test every Go module under apps/.
+# Vet, lint, security-scan and race-test every Go module of the repo: the apps and the suite's own tools.
 # The linters are pinned and installed into .tools/bin, so a fresh clone needs only Go.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -16,7 +16,7 @@ install_tool() { # <binary> <module/cmd@version>
 install_tool staticcheck honnef.co/go/tools/cmd/staticcheck@v0.8.2
 install_tool gosec github.com/securego/gosec/v2/cmd/gosec@v2.30.0
 
-modules=(apps/hello apps/server test/k8scheck test/e2e/tools)
+modules=(apps/hello apps/server test/k8scheck test/e2e/tools test/harness/metrics-adapter)
 for mod in "${modules[@]}"; do
   echo "== $mod"
   (

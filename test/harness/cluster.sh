@@ -367,6 +367,40 @@ EOF
         "EXEC:nsenter --net=/run/netns/$NETNS socat STDIO TCP\\:127.0.0.1\\:9090"
 }
 
+# The custom metrics API beside it, served by the suite's stand-in for prometheus-adapter
+# (metrics-adapter/): each pod's http_requests_total, as a rate over 20 s of 1 s scrapes, is the pod metric
+# http_requests_per_second that an autoscaler with `requestsPerSecond` reads. Reached like metrics-server.
+metrics_adapter() {
+    local bin; bin=$("$here/engines/metrics-adapter.sh")
+    local c=$S/config
+    start metrics-adapter "$bin/metrics-adapter" --secure-port=4444 --cert-dir="$S/metrics-adapter" \
+        --lister-kubeconfig="$c/metrics-server.kubeconfig" --authentication-kubeconfig="$c/metrics-server.kubeconfig" \
+        --authorization-kubeconfig="$c/metrics-server.kubeconfig" \
+        --prometheus-url=http://127.0.0.1:9090 --counter=http_requests_total --rate-window=20s
+    kubectl_ apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Service
+metadata: { name: custom-metrics-adapter, namespace: kube-system }
+spec: { ports: [{ name: https, port: 443, targetPort: 4444, protocol: TCP }] }
+---
+apiVersion: v1
+kind: Endpoints
+metadata: { name: custom-metrics-adapter, namespace: kube-system }
+subsets: [{ addresses: [{ ip: "$API_IP" }], ports: [{ name: https, port: 4444, protocol: TCP }] }]
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: { name: v1beta2.custom.metrics.k8s.io }
+spec:
+  service: { name: custom-metrics-adapter, namespace: kube-system, port: 443 }
+  group: custom.metrics.k8s.io
+  version: v1beta2
+  insecureSkipTLSVerify: true
+  groupPriorityMinimum: 100
+  versionPriority: 100
+EOF
+}
+
 # True once the metrics API reports every node.
 node_metrics() {
     local listed; listed=$(kubectl_ get --raw /apis/metrics.k8s.io/v1beta1/nodes) || return 1
@@ -446,6 +480,7 @@ up() {
     for i in "${!NODES[@]}"; do node_start "$i"; done
     metrics_server
     prometheus
+    metrics_adapter
 
     local node
     for node in "${NODES[@]}"; do
@@ -456,6 +491,7 @@ up() {
     wait_for "the resource metrics API (metrics-server's first scrape of every node)" 90 node_metrics
     wait_for "the registry" 30 curl -fsS -u "$REGISTRY_USER:$REGISTRY_PASSWORD" "http://127.0.0.1:$REGISTRY_PORT/v2/"
     wait_for "Prometheus" 30 curl -fsS "http://127.0.0.1:$PROMETHEUS_PORT/-/ready"
+    wait_for "the custom metrics API" 60 kubectl_ get --raw /apis/custom.metrics.k8s.io/v1beta2
 
     local nodes_json="" sep=""
     for node in "${NODES[@]}"; do

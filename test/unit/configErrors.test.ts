@@ -33,6 +33,17 @@ const cases: [string, Raw, string[]][] = [
     ["replicas beside autoscale", withApp(kube, "server", { replicas: 2, autoscale: { minReplicas: 2, maxReplicas: 4, cpuUtilization: 50 } }), ["dockyard:apps.server.replicas = 2: unset when autoscale is given: the autoscaler owns the replica count"]],
     ["an autoscale missing maxReplicas", withApp(kube, "server", { autoscale: { minReplicas: 2, cpuUtilization: 50 } }), ["dockyard:apps.server.autoscale.maxReplicas = (unset)"]],
     ["an autoscale range upside down", withApp(kube, "server", { autoscale: { minReplicas: 4, maxReplicas: 2, cpuUtilization: 50 } }), ["dockyard:apps.server.autoscale.maxReplicas = 2: at least autoscale.minReplicas (4)"]],
+    [
+        "a request rate on a stack that declares no custom metrics",
+        withApp(kube, "server", { metrics: { port: 9102 }, autoscale: { minReplicas: 2, maxReplicas: 4, requestsPerSecond: 50 } }),
+        ["dockyard:apps.server.autoscale.requestsPerSecond = 50: needs dockyard:customMetrics.requestsPerSecond on the stack"],
+    ],
+    [
+        "a request-rate metric that is no metric name",
+        { ...withApp(kube, "server", { metrics: { port: 9102 }, autoscale: { minReplicas: 2, maxReplicas: 4, requestsPerSecond: 50 } }), customMetrics: { requestsPerSecond: "http-rps" } },
+        ['dockyard:customMetrics.requestsPerSecond = "http-rps": a metric name'],
+    ],
+    ["custom metrics on a docker stack", { ...docker, customMetrics: { requestsPerSecond: "http_requests_per_second" } }, ['dockyard:customMetrics = {"requestsPerSecond":"http_requests_per_second"}: not used when target is "docker"']],
     ["a node-loss toleration that is not a number", withApp(kube, "server", { nodeLossTolerationSeconds: "30s" }), ['dockyard:apps.server.nodeLossTolerationSeconds = "30s": a number']],
     ["probe paths on a docker stack", withApp(docker, "server", { readinessPath: "/readyz" }), ['dockyard:apps.server.readinessPath = "/readyz": not used when target is "docker"']],
     ["a relative probe path", withApp(kube, "server", { livenessPath: "healthz" }), ['dockyard:apps.server.livenessPath = "healthz": an absolute HTTP path starting with /']],
@@ -118,6 +129,19 @@ describe("stack config errors", () => {
             assert.equal(allRegistrations().length, 0);
         });
     }
+
+    it("gives an app's request-rate autoscaler the metric the stack's custom metrics pipeline names", () => {
+        const plan = parseStackConfig({
+            ...withApp(kube, "server", { metrics: { port: 9102 }, autoscale: { minReplicas: 2, maxReplicas: 4, requestsPerSecond: 50 } }),
+            customMetrics: { requestsPerSecond: "app_requests_per_second" },
+        });
+        assert.deepEqual(plan.apps.find((a) => a.name === "server")!.args.kubernetes!.autoscale, {
+            minReplicas: 2,
+            maxReplicas: 4,
+            requestsPerSecond: 50,
+            requestsPerSecondMetric: "app_requests_per_second",
+        });
+    });
 
     it("accepts both base configs", () => {
         assert.equal(parseStackConfig(docker).apps.length, 2);

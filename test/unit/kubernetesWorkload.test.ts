@@ -363,6 +363,30 @@ describe("KubernetesWorkload on a real cluster's terms", () => {
             assert.deepEqual(await typeChain(w.autoscaler!), ["dockyard:kubernetes:KubernetesWorkload", HPA]);
         });
 
+        it("follows the request rate as a pod metric from the custom metrics API, beside CPU, in the API server's own spelling", async () => {
+            const both = new KubernetesWorkload("web", {
+                image: DIGEST_REF,
+                appName: "server",
+                metrics: { port: 9102 },
+                autoscale: { minReplicas: 2, maxReplicas: 6, cpuUtilization: 70, requestsPerSecond: 12.5 },
+            });
+            const only = new KubernetesWorkload("api", {
+                image: DIGEST_REF,
+                appName: "api",
+                metrics: { port: 9102 },
+                autoscale: { minReplicas: 1, maxReplicas: 3, requestsPerSecond: 2000, requestsPerSecondMetric: "api_requests_per_second" },
+            });
+            await Promise.all([known(both.autoscaler!.urn), known(only.autoscaler!.urn)]);
+            assert.deepEqual(registered(HPA, "web-autoscaler").inputs.spec.metrics, [
+                { type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 70 } } },
+                { type: "Pods", pods: { metric: { name: "http_requests_per_second" }, target: { type: "AverageValue", averageValue: "12500m" } } },
+            ]);
+            assert.deepEqual(registered(HPA, "api-autoscaler").inputs.spec.metrics, [
+                // As the API server stores it: a refresh then finds what was applied.
+                { type: "Pods", pods: { metric: { name: "api_requests_per_second" }, target: { type: "AverageValue", averageValue: "2k" } } },
+            ]);
+        });
+
         it("leaves the Deployment's replicas unset, so no update scales it back", async () => {
             const d = await deployed(new KubernetesWorkload("web", { image: DIGEST_REF, autoscale }));
             assert.ok(!("replicas" in d.spec) || d.spec.replicas === undefined, JSON.stringify(d.spec.replicas));

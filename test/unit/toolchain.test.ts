@@ -66,11 +66,19 @@ describe("toolchain versions", () => {
         for (const v of [nodeVersion, olderNode!]) assert.ok(semver.satisfies(v, range), `@pulumi/pulumi wants ${range}, CI runs ${v}`);
     });
 
-    it("the engine cache key covers every file that pins an engine's version", () => {
-        // A file an engine script reads its version from (`../../../.pulumi.version`) must change the key, or a
-        // bumped version keeps hitting the old cache: rebuilt on every run, never saved again.
-        const pinned = fs.readdirSync(path.join(repoRoot, "test", "harness", "engines")).flatMap((f) => [...engineScript(f).matchAll(/(?:\.\.\/)+([\w.-]+)/g)].map((m) => m[1]));
+    it("the engine cache key covers every file that pins an engine's version or source", () => {
+        // A file an engine script reads its version from (`../../../.pulumi.version`), or a folder it builds
+        // from (`../metrics-adapter`), must change the key, or a bumped version keeps hitting the old cache:
+        // rebuilt on every run, never saved again.
+        const engines = path.join(repoRoot, "test", "harness", "engines");
+        const pinned = fs.readdirSync(engines).flatMap((f) =>
+            [...engineScript(f).matchAll(/((?:\.\.\/)+[\w.-]+)/g)].map((m) => {
+                const at = path.relative(repoRoot, path.resolve(engines, m[1]));
+                return fs.statSync(path.join(repoRoot, at)).isDirectory() ? `${at}/**` : at;
+            }),
+        );
         assert.ok(pinned.includes(".pulumi.version"), `the engine scripts read ${pinned.join(", ")}`);
+        assert.ok(pinned.includes("test/harness/metrics-adapter/**"), `the engine scripts read ${pinned.join(", ")}`);
         const caches = steps().filter(({ step }) => step.uses?.startsWith("actions/cache@") && String(step.with?.path).includes("engines"));
         assert.ok(caches.length >= 2, `found ${caches.length} engine cache steps`);
         for (const { file, step } of caches) {

@@ -40,7 +40,31 @@ const goAppCases: [string, GoAppArgs, string[]][] = [
     ["a bad namespace", { ...onK8s, kubernetes: { namespace: "Prod_NS" } }, ['kubernetes.namespace = "Prod_NS": a DNS label']],
     ["replicas beside autoscale", { ...onK8s, kubernetes: { replicas: 3, autoscale: { minReplicas: 2, maxReplicas: 4, cpuUtilization: 50 } } }, ["kubernetes.replicas = 3: unset when autoscale is given: the autoscaler owns the replica count"]],
     ["an autoscale range upside down", { ...onK8s, kubernetes: { autoscale: { minReplicas: 5, maxReplicas: 2, cpuUtilization: 50 } } }, ["kubernetes.autoscale.maxReplicas = 2: at least autoscale.minReplicas (5)"]],
-    ["an autoscale without its target", { ...onK8s, kubernetes: { autoscale: { minReplicas: 2, maxReplicas: 4 } as never } }, ["kubernetes.autoscale.cpuUtilization = (unset): an integer from 1 to 1000 (required)"]],
+    [
+        "an autoscale without its target",
+        { ...onK8s, kubernetes: { autoscale: { minReplicas: 2, maxReplicas: 4 } } },
+        ["kubernetes.autoscale.cpuUtilization = (unset): an integer from 1 to 1000, or autoscale.requestsPerSecond: the autoscaler needs a metric to follow"],
+    ],
+    [
+        "a request rate without metrics to make it of",
+        { ...onK8s, kubernetes: { autoscale: { minReplicas: 2, maxReplicas: 4, requestsPerSecond: 50 } } },
+        ["kubernetes.autoscale.requestsPerSecond = 50: only with `metrics`: the request rate is made of the counter the pods serve there"],
+    ],
+    [
+        "a request rate of zero",
+        { ...onK8s, metrics: { port: 9102 }, kubernetes: { autoscale: { minReplicas: 2, maxReplicas: 4, requestsPerSecond: 0 } } },
+        ["kubernetes.autoscale.requestsPerSecond = 0: a number of requests per second per pod, from 0.001 to 1000000"],
+    ],
+    [
+        "a request-rate metric without a request rate",
+        { ...onK8s, kubernetes: { autoscale: { minReplicas: 2, maxReplicas: 4, cpuUtilization: 50, requestsPerSecondMetric: "rps" } } },
+        ['kubernetes.autoscale.requestsPerSecondMetric = "rps": only with autoscale.requestsPerSecond'],
+    ],
+    [
+        "a request-rate metric that is no metric name",
+        { ...onK8s, metrics: { port: 9102 }, kubernetes: { autoscale: { minReplicas: 2, maxReplicas: 4, requestsPerSecond: 5, requestsPerSecondMetric: "requests/s" } } },
+        ['kubernetes.autoscale.requestsPerSecondMetric = "requests/s": a metric name'],
+    ],
     ["an autoscale of zero pods", { ...onK8s, kubernetes: { autoscale: { minReplicas: 0, maxReplicas: 4, cpuUtilization: 50 } } }, ["kubernetes.autoscale.minReplicas = 0: an integer from 1 to 1000"]],
     ["an autoscaled job", { ...onK8s, kind: "job", kubernetes: { autoscale: { minReplicas: 1, maxReplicas: 2, cpuUtilization: 50 } } }, ['kubernetes.autoscale = {"minReplicas":1,"maxReplicas":2,"cpuUtilization":50}: nothing: a job runs one pod to completion']],
     ["a misspelt autoscale key", { ...onK8s, kubernetes: { autoscale: { minReplicas: 1, maxReplicas: 2, cpuUtilization: 50, cpu: 50 } as never } }, ["kubernetes.autoscale.cpu = 50: nothing: not an autoscale setting"]],
