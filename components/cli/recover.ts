@@ -202,8 +202,8 @@ export function resolvePendingCreates(pending: PendingOperation[], found: Map<st
 }
 
 /**
- * The state with each pending create recover takes back made a resource under the provider's ID (last, so after
- * its parent and provider), and every resolved pending create gone. Pulumi's own
+ * The state with each pending create recover takes back made a resource under the provider's ID, and every
+ * resolved pending create gone. Pulumi's own
  * `refresh --import-pending-creates` (CLI 3.276) drops such a create without importing it: the next `up` then
  * makes the object again, which a plain create (the stack's Namespace) refuses with AlreadyExists. The refresh
  * that follows reads each taken object's outputs from the cluster.
