@@ -23,7 +23,8 @@ export interface Autoscale {
      * Target requests per second per pod, above 0 (to a thousandth): the autoscaler keeps the pods' average
      * of the pod metric `requestsPerSecondMetric` at this value. Needs `metrics` (the pods must serve the
      * counter the rate is made of) and a custom metrics adapter on the cluster that serves that metric, such
-     * as prometheus-adapter with the rule in the package README. Default: none.
+     * as prometheus-adapter with a rule that makes each pod's `http_requests_total` a per-second rate.
+     * Default: none.
      */
     requestsPerSecond?: number;
     /**
@@ -35,7 +36,7 @@ export interface Autoscale {
 }
 
 /** The request-rate metric's name when `requestsPerSecondMetric` is unset. */
-export const DEFAULT_REQUESTS_PER_SECOND_METRIC = "http_requests_per_second";
+const DEFAULT_REQUESTS_PER_SECOND_METRIC = "http_requests_per_second";
 
 const AUTOSCALE_KEYS = ["minReplicas", "maxReplicas", "cpuUtilization", "requestsPerSecond", "requestsPerSecondMetric"];
 // The custom metrics API's names are Prometheus metric names in every adapter that serves them.
