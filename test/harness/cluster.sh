@@ -292,8 +292,34 @@ node_kill() { # <index>
     kill_cgroup_procs "${CGROUP_ROOTS[$i]}"
 }
 
-# metrics-server beside the control plane, reached by the API server's aggregator as metrics.k8s.io
-# through a selector-less Service whose one endpoint is this namespace's address.
+# Registers <group>/<version> with the API server's aggregator, served on <port> in this namespace: a
+# selector-less Service whose one endpoint is the first node's address, and the APIService pointing at it.
+aggregated_api() { # <service name> <port> <group> <version>
+    kubectl_ apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Service
+metadata: { name: $1, namespace: kube-system }
+spec: { ports: [{ name: https, port: 443, targetPort: $2, protocol: TCP }] }
+---
+apiVersion: v1
+kind: Endpoints
+metadata: { name: $1, namespace: kube-system }
+subsets: [{ addresses: [{ ip: "$API_IP" }], ports: [{ name: https, port: $2, protocol: TCP }] }]
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: { name: $4.$3 }
+spec:
+  service: { name: $1, namespace: kube-system, port: 443 }
+  group: $3
+  version: $4
+  insecureSkipTLSVerify: true
+  groupPriorityMinimum: 100
+  versionPriority: 100
+EOF
+}
+
+# metrics-server beside the control plane, reached by the API server's aggregator as metrics.k8s.io.
 metrics_server() {
     local bin; bin=$("$here/engines/metrics-server.sh")
     local c=$S/config
@@ -301,28 +327,7 @@ metrics_server() {
         --kubeconfig="$c/metrics-server.kubeconfig" --authentication-kubeconfig="$c/metrics-server.kubeconfig" \
         --authorization-kubeconfig="$c/metrics-server.kubeconfig" \
         --kubelet-insecure-tls --kubelet-preferred-address-types=InternalIP --metric-resolution=10s --kubelet-request-timeout=5s
-    kubectl_ apply -f - >/dev/null <<EOF
-apiVersion: v1
-kind: Service
-metadata: { name: metrics-server, namespace: kube-system }
-spec: { ports: [{ name: https, port: 443, targetPort: 4443, protocol: TCP }] }
----
-apiVersion: v1
-kind: Endpoints
-metadata: { name: metrics-server, namespace: kube-system }
-subsets: [{ addresses: [{ ip: "$API_IP" }], ports: [{ name: https, port: 4443, protocol: TCP }] }]
----
-apiVersion: apiregistration.k8s.io/v1
-kind: APIService
-metadata: { name: v1beta1.metrics.k8s.io }
-spec:
-  service: { name: metrics-server, namespace: kube-system, port: 443 }
-  group: metrics.k8s.io
-  version: v1beta1
-  insecureSkipTLSVerify: true
-  groupPriorityMinimum: 100
-  versionPriority: 100
-EOF
+    aggregated_api metrics-server 4443 metrics.k8s.io v1beta1
 }
 
 # Prometheus (engines/prometheus.sh) in the first node's namespace, as a cluster's own would run: it finds
@@ -377,28 +382,7 @@ metrics_adapter() {
         --lister-kubeconfig="$c/metrics-server.kubeconfig" --authentication-kubeconfig="$c/metrics-server.kubeconfig" \
         --authorization-kubeconfig="$c/metrics-server.kubeconfig" \
         --prometheus-url=http://127.0.0.1:9090 --counter=http_requests_total --rate-window=20s
-    kubectl_ apply -f - >/dev/null <<EOF
-apiVersion: v1
-kind: Service
-metadata: { name: custom-metrics-adapter, namespace: kube-system }
-spec: { ports: [{ name: https, port: 443, targetPort: 4444, protocol: TCP }] }
----
-apiVersion: v1
-kind: Endpoints
-metadata: { name: custom-metrics-adapter, namespace: kube-system }
-subsets: [{ addresses: [{ ip: "$API_IP" }], ports: [{ name: https, port: 4444, protocol: TCP }] }]
----
-apiVersion: apiregistration.k8s.io/v1
-kind: APIService
-metadata: { name: v1beta2.custom.metrics.k8s.io }
-spec:
-  service: { name: custom-metrics-adapter, namespace: kube-system, port: 443 }
-  group: custom.metrics.k8s.io
-  version: v1beta2
-  insecureSkipTLSVerify: true
-  groupPriorityMinimum: 100
-  versionPriority: 100
-EOF
+    aggregated_api custom-metrics-adapter 4444 custom.metrics.k8s.io v1beta2
 }
 
 # True once the metrics API reports every node.
