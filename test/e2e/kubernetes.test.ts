@@ -970,11 +970,12 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
 
     let load: { stop: () => Promise<ProbeSummary> } | undefined;
     // Per pod, on the request rate the cluster's custom metrics adapter serves (the harness's stand-in for
-    // prometheus-adapter): far below what the load below sends, so it asks for every pod it may have.
-    const autoscale = { minReplicas: 2, maxReplicas: 4, requestsPerSecond: 20 };
+    // prometheus-adapter): far below what the load below sends, so it asks for every pod it may have. And on
+    // CPU, from metrics-server, as most autoscalers also do: the HPA follows whichever asks for more.
+    const autoscale = { minReplicas: 2, maxReplicas: 4, cpuUtilization: 80, requestsPerSecond: 20 };
     const customMetrics = { "dockyard:customMetrics": JSON.stringify({ requestsPerSecond: "http_requests_per_second" }) };
 
-    timed("N4. autoscale on the request rate: the HPA scales server out under load, through Prometheus and the custom metrics API, and a refreshed preview shows no changes meanwhile", async function () {
+    timed("N4. autoscale on the request rate and CPU: the HPA scales server out under load, reading Prometheus through the custom metrics API and metrics-server through the resource metrics API, and a refreshed preview shows no changes meanwhile", async function () {
         if (nodes().length < 2) this.skip();
         await configure(customMetrics, { autoscale });
         const { ops } = await up(stack);
@@ -983,7 +984,10 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         console.log(`      right after the switch to autoscale the Deployment asks for ${handedOver.spec.replicas} replicas`);
         const hpa = await cluster.getJson(["get", "hpa", "server", "-n", namespace]);
         assert.deepEqual([hpa.spec.minReplicas, hpa.spec.maxReplicas], [2, 4]);
-        assert.deepEqual(hpa.spec.metrics, [{ type: "Pods", pods: { metric: { name: "http_requests_per_second" }, target: { type: "AverageValue", averageValue: "20" } } }]);
+        assert.deepEqual(hpa.spec.metrics, [
+            { type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 80 } } },
+            { type: "Pods", pods: { metric: { name: "http_requests_per_second" }, target: { type: "AverageValue", averageValue: "20" } } },
+        ]);
         await readyServerPods(2, 120_000);
         // A bounded load: one client, 16 workers without pauses, for at most 10 minutes (stopped in N5).
         const started = Date.now();
@@ -997,7 +1001,9 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         const seen = (await cluster.getJson(["get", "hpa", "server", "-n", namespace])).status.currentMetrics;
         const rate = parseQuantity(seen?.find((m: any) => m.type === "Pods" && m.pods.metric.name === "http_requests_per_second")?.pods.current.averageValue ?? "");
         assert.ok(rate !== undefined && rate > autoscale.requestsPerSecond, `the autoscaler's view of the request rate per pod: ${JSON.stringify(seen)}`);
-        console.log(`      the autoscaler saw ${rate.toFixed(1)} requests per second per pod (target ${autoscale.requestsPerSecond})`);
+        const cpu = seen?.find((m: any) => m.type === "Resource" && m.resource.name === "cpu")?.resource.current.averageUtilization;
+        assert.ok(Number.isInteger(cpu) && cpu > 0, `the autoscaler's view of CPU: ${JSON.stringify(seen)}`);
+        console.log(`      the autoscaler saw ${rate.toFixed(1)} requests per second per pod (target ${autoscale.requestsPerSecond}) and ${cpu}% CPU`);
         assert.ok(new Set(pods.map((p) => p.spec.nodeName)).size === 2, `spread over both nodes: ${pods.map((p) => p.spec.nodeName).join(", ")}`);
         // A refresh that finds a pod the autoscaler has just added and that is not Ready yet marks the Deployment
         // unhealthy, and the preview then proposes an update to finish it: a real answer, but not drift. So the

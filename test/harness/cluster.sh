@@ -321,9 +321,8 @@ EOF
 
 # metrics-server beside the control plane, reached by the API server's aggregator as metrics.k8s.io.
 metrics_server() {
-    local bin; bin=$("$here/engines/metrics-server.sh")
     local c=$S/config
-    start metrics-server "$bin/metrics-server" --secure-port=4443 --cert-dir="$S/metrics-server" \
+    start metrics-server "$BIN/metrics-server" --secure-port=4443 --cert-dir="$S/metrics-server" \
         --kubeconfig="$c/metrics-server.kubeconfig" --authentication-kubeconfig="$c/metrics-server.kubeconfig" \
         --authorization-kubeconfig="$c/metrics-server.kubeconfig" \
         --kubelet-insecure-tls --kubelet-preferred-address-types=InternalIP --metric-resolution=10s --kubelet-request-timeout=5s
@@ -373,7 +372,7 @@ EOF
 }
 
 # The custom metrics API beside it, served by the suite's stand-in for prometheus-adapter
-# (metrics-adapter/): each pod's http_requests_total, as a rate over 20 s of 1 s scrapes, is the pod metric
+# (kubernetes/metrics-adapter/): each pod's http_requests_total, as a rate over 20 s of 1 s scrapes, is the pod metric
 # http_requests_per_second that an autoscaler with `requestsPerSecond` reads. Reached like metrics-server.
 metrics_adapter() {
     local bin; bin=$("$here/engines/metrics-adapter.sh")

@@ -68,7 +68,7 @@ describe("toolchain versions", () => {
 
     it("the engine cache key covers every file that pins an engine's version or source", () => {
         // A file an engine script reads its version from (`../../../.pulumi.version`), or a folder it builds
-        // from (`../metrics-adapter`), must change the key, or a bumped version keeps hitting the old cache:
+        // from (`../kubernetes`), must change the key, or a bumped version keeps hitting the old cache:
         // rebuilt on every run, never saved again.
         const engines = path.join(repoRoot, "test", "harness", "engines");
         const pinned = fs.readdirSync(engines).flatMap((f) =>
@@ -78,7 +78,7 @@ describe("toolchain versions", () => {
             }),
         );
         assert.ok(pinned.includes(".pulumi.version"), `the engine scripts read ${pinned.join(", ")}`);
-        assert.ok(pinned.includes("test/harness/metrics-adapter/**"), `the engine scripts read ${pinned.join(", ")}`);
+        assert.ok(pinned.includes("test/harness/kubernetes/**"), `the engine scripts read ${pinned.join(", ")}`);
         const caches = steps().filter(({ step }) => step.uses?.startsWith("actions/cache@") && String(step.with?.path).includes("engines"));
         assert.ok(caches.length >= 2, `found ${caches.length} engine cache steps`);
         for (const { file, step } of caches) {
