@@ -27,5 +27,5 @@ build() {
     CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out/" sigs.k8s.io/metrics-server/cmd/metrics-server
 }
 
-[ -x "$dir/bin/metrics-server" ] || { echo "engines: building kubernetes $VERSION and metrics-server (about 30 minutes cold on 2 cores, once)" >&2; build_into "$dir" build; }
+[ -x "$dir/bin/metrics-server" ] || { echo "engines: building kubernetes $VERSION and metrics-server (about 25 minutes cold on 2 cores, once)" >&2; build_into "$dir" build; }
 echo "$dir/bin"

@@ -2,7 +2,8 @@
 # Builds the suite's custom metrics adapter (../kubernetes/metrics-adapter: the stand-in for
 # prometheus-adapter, which the Go module proxy does not serve) and prints the directory holding it.
 # It is a package of the module kubernetes.sh builds from, with the same flags, so after that build only
-# its own code compiles. Cached by the hash of the module's files, so an edit rebuilds it and nothing else does.
+# its own code compiles. Cached by the hash of the module's files: an edit to its code rebuilds it and nothing else
+# (an edit to go.mod or go.sum rebuilds the Kubernetes binaries too, as it should).
 source "$(dirname "$0")/lib.sh"
 module=$(cd "$(dirname "$0")/../kubernetes" && pwd)
 dir=$(engine_dir metrics-adapter "$(cat "$module"/go.mod "$module"/go.sum "$module"/metrics-adapter/*.go | sha256sum | cut -c1-16)")
