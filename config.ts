@@ -9,7 +9,7 @@ import { z } from "zod";
 const NS = "dockyard";
 
 const quantities = z.strictObject({ cpu: z.string().optional(), memory: z.string().optional() });
-const peer = z.strictObject({ namespace: z.string().optional(), podLabels: z.record(z.string(), z.string()).optional() });
+const peer = z.strictObject({ namespace: z.string().optional(), podLabels: z.record(z.string(), z.string()).optional(), cidr: z.string().optional() });
 const issuer = z.strictObject({ name: z.string(), kind: z.enum(["ClusterIssuer", "Issuer"]).optional() });
 
 /** One entry of `dockyard:apps`: the app's folder name → how to run it. */

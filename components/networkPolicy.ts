@@ -2,15 +2,21 @@
 // own namespace and what the caller adds, and from nothing else.
 import * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
+import { isIP } from "node:net";
 import { type ArgProblem } from "./internal/problems";
 import { DNS_LABEL } from "./internal/names";
 
-/** Pods that may reach the service: in a namespace, with labels, or both. */
+/**
+ * What may reach the service: pods in a namespace, pods with labels, or both; or, alone, the addresses in a
+ * CIDR block, for clients that are not pods (a Prometheus on the nodes' network, a load balancer's checks).
+ */
 export interface NetworkPeer {
     /** The namespace the pods run in. Default: the service's own namespace. */
     namespace?: string;
     /** Labels the pods carry. Default: any pod in `namespace`. */
     podLabels?: Record<string, string>;
+    /** An IPv4 or IPv6 block, host bits zero (`10.0.0.0/24`). Default: none; not with `namespace` or `podLabels`. */
+    cidr?: string;
 }
 
 /** What the service's NetworkPolicy admits beside its own namespace and its route's proxy. */
@@ -22,6 +28,7 @@ export interface NetworkPolicyArgs {
 }
 
 const NAMESPACE_NAME = "kubernetes.io/metadata.name";
+const PEER_SHAPE = "{ namespace?, podLabels? } with at least one of them, or { cidr }";
 
 /** Every problem with `networkPolicy`. @internal */
 export function validateNetworkPolicy(policy: NetworkPolicyArgs | false | undefined, kind: string | undefined, hasMetrics: boolean): ArgProblem[] {
@@ -33,25 +40,10 @@ export function validateNetworkPolicy(policy: NetworkPolicyArgs | false | undefi
         const peers = policy[field];
         if (peers === undefined) continue;
         if (!Array.isArray(peers)) {
-            problems.push({ field: `networkPolicy.${field}`, value: peers, allowed: "a list of { namespace?, podLabels? }" });
+            problems.push({ field: `networkPolicy.${field}`, value: peers, allowed: `a list of ${PEER_SHAPE}` });
             continue;
         }
-        peers.forEach((peer, i) => {
-            const at = `networkPolicy.${field}.${i}`;
-            if (typeof peer !== "object" || peer === null || (peer.namespace === undefined && peer.podLabels === undefined)) {
-                problems.push({ field: at, value: peer, allowed: "{ namespace?, podLabels? } with at least one of them" });
-                return;
-            }
-            if (peer.namespace !== undefined && (typeof peer.namespace !== "string" || !DNS_LABEL.test(peer.namespace))) {
-                problems.push({ field: `${at}.namespace`, value: peer.namespace, allowed: "a namespace (a DNS label)" });
-            }
-            if (peer.podLabels !== undefined && (typeof peer.podLabels !== "object" || Object.values(peer.podLabels).some((v) => typeof v !== "string"))) {
-                problems.push({ field: `${at}.podLabels`, value: peer.podLabels, allowed: "labels as { key: value } strings" });
-            }
-            for (const key of Object.keys(peer)) {
-                if (key !== "namespace" && key !== "podLabels") problems.push({ field: `${at}.${key}`, value: (peer as Record<string, unknown>)[key], allowed: "only namespace and podLabels" });
-            }
-        });
+        peers.forEach((peer, i) => problems.push(...validatePeer(peer, `networkPolicy.${field}.${i}`)));
     }
     if (policy.scrapeFrom !== undefined && !hasMetrics) problems.push({ field: "networkPolicy.scrapeFrom", value: policy.scrapeFrom, allowed: "unset without metrics: there is no metrics port" });
     for (const key of Object.keys(policy)) {
@@ -60,8 +52,59 @@ export function validateNetworkPolicy(policy: NetworkPolicyArgs | false | undefi
     return problems;
 }
 
+function validatePeer(peer: NetworkPeer, at: string): ArgProblem[] {
+    if (typeof peer !== "object" || peer === null || (peer.namespace === undefined && peer.podLabels === undefined && peer.cidr === undefined)) {
+        return [{ field: at, value: peer, allowed: PEER_SHAPE }];
+    }
+    const problems: ArgProblem[] = [];
+    if (peer.cidr !== undefined) {
+        if (peer.namespace !== undefined || peer.podLabels !== undefined) problems.push({ field: at, value: peer, allowed: "a cidr alone: a block of addresses does not combine with namespace or podLabels" });
+        if (!isCidr(peer.cidr)) problems.push({ field: `${at}.cidr`, value: peer.cidr, allowed: "an IPv4 or IPv6 CIDR block with its host bits zero, e.g. 10.0.0.0/24" });
+    }
+    if (peer.namespace !== undefined && (typeof peer.namespace !== "string" || !DNS_LABEL.test(peer.namespace))) {
+        problems.push({ field: `${at}.namespace`, value: peer.namespace, allowed: "a namespace (a DNS label)" });
+    }
+    if (peer.podLabels !== undefined && (typeof peer.podLabels !== "object" || Object.values(peer.podLabels).some((v) => typeof v !== "string"))) {
+        problems.push({ field: `${at}.podLabels`, value: peer.podLabels, allowed: "labels as { key: value } strings" });
+    }
+    for (const key of Object.keys(peer)) {
+        if (!["namespace", "podLabels", "cidr"].includes(key)) problems.push({ field: `${at}.${key}`, value: (peer as Record<string, unknown>)[key], allowed: "only namespace, podLabels and cidr" });
+    }
+    return problems;
+}
+
+/** An address block as the API server takes it, and with no host bits set, which would suggest a mistaken address. */
+function isCidr(value: unknown): boolean {
+    if (typeof value !== "string") return false;
+    const [address, prefix, ...rest] = value.split("/");
+    const family = isIP(address);
+    const width = family === 4 ? 32 : 128;
+    if (family === 0 || address.includes("%") || rest.length > 0 || !/^(0|[1-9]\d{0,2})$/.test(prefix ?? "") || Number(prefix) > width) return false;
+    const bits = family === 4 ? address.split(".").reduce((n, octet) => (n << 8n) | BigInt(octet), 0n) : ipv6Bits(address);
+    const hostMask = (1n << BigInt(width - Number(prefix))) - 1n;
+    return (bits & hostMask) === 0n;
+}
+
+/** The 128 bits of an IPv6 address that `isIP` accepted; an embedded IPv4 tail is two groups. */
+function ipv6Bits(address: string): bigint {
+    const groups = (part: string): string[] => {
+        if (part === "") return [];
+        const words = part.split(":");
+        const last = words[words.length - 1];
+        if (!last.includes(".")) return words;
+        const [a, b, c, d] = last.split(".").map(Number);
+        return [...words.slice(0, -1), ((a << 8) | b).toString(16), ((c << 8) | d).toString(16)];
+    };
+    const [head, tail] = address.split("::");
+    const left = groups(head);
+    const right = tail === undefined ? [] : groups(tail);
+    const all = [...left, ...Array<string>(8 - left.length - right.length).fill("0"), ...right];
+    return all.reduce((n, group) => (n << 16n) | BigInt(parseInt(group, 16)), 0n);
+}
+
 /** A NetworkPolicy peer for `peer`; pods in the policy's own namespace when it names none. */
 function policyPeer(peer: NetworkPeer): k8s.types.input.networking.v1.NetworkPolicyPeer {
+    if (peer.cidr !== undefined) return { ipBlock: { cidr: peer.cidr } };
     return {
         namespaceSelector: peer.namespace === undefined ? undefined : { matchLabels: { [NAMESPACE_NAME]: peer.namespace } },
         podSelector: peer.podLabels === undefined ? (peer.namespace === undefined ? {} : undefined) : { matchLabels: peer.podLabels },

@@ -91,7 +91,15 @@ const cases: [string, Raw, string[]][] = [
     ["a namespace for the stack's own Gateway", { ...routed, gateway: { ...ownGateway, namespace: "infra" } }, ['dockyard:gateway.namespace = "infra": unset when the stack makes its Gateway']],
     ["an existing Gateway without a name", { ...routed, gateway: { namespace: "infra" } }, ["dockyard:gateway.name = (unset): the name of an existing Gateway, or set gatewayClassName"]],
     ["plain HTTP on the stack's own Gateway", withApp(routed, "server", { route: { hosts: ["shop.example.com"], tls: false } }), ["dockyard:apps.server.route.tls = false: not on the stack's own Gateway"]],
-    ["a NetworkPolicy peer with neither field", withApp(kube, "server", { networkPolicy: { allowFrom: [{}] } }), ["dockyard:apps.server.networkPolicy.allowFrom.0 = {}: { namespace?, podLabels? } with at least one of them"]],
+    ["a NetworkPolicy peer with neither field", withApp(kube, "server", { networkPolicy: { allowFrom: [{}] } }), ["dockyard:apps.server.networkPolicy.allowFrom.0 = {}: { namespace?, podLabels? } with at least one of them, or { cidr }"]],
+    [
+        "an address instead of a block, and a block beside a namespace",
+        withApp(kube, "server", { networkPolicy: { allowFrom: [{ cidr: "10.217.0.2/24" }, { cidr: "10.0.0.0/8", namespace: "batch" }] } }),
+        [
+            'dockyard:apps.server.networkPolicy.allowFrom.0.cidr = "10.217.0.2/24": an IPv4 or IPv6 CIDR block with its host bits zero, e.g. 10.0.0.0/24',
+            'dockyard:apps.server.networkPolicy.allowFrom.1 = {"namespace":"batch","cidr":"10.0.0.0/8"}: a cidr alone: a block of addresses does not combine with namespace or podLabels',
+        ],
+    ],
     ["a scrape peer without metrics", withApp(kube, "server", { networkPolicy: { scrapeFrom: [{ namespace: "monitoring" }] } }), ['dockyard:apps.server.networkPolicy.scrapeFrom = [{"namespace":"monitoring"}]: unset without metrics']],
     [
         // Every value is checked even when its app also has an unknown or misplaced key.

@@ -85,6 +85,25 @@ describe("routes, Gateways and network policies", () => {
         });
     });
 
+    it("admits a CIDR block as an ipBlock peer: clients that are not pods, such as a Prometheus on the nodes' network", async () => {
+        await workload({ metrics: { port: 9102 }, networkPolicy: { allowFrom: [{ cidr: "fd00:10::/64" }], scrapeFrom: [{ cidr: "10.217.0.0/24" }] } });
+        const policy = registered(POLICY, "web-network-policy").inputs;
+        assert.deepEqual(policy.spec.ingress, [
+            { from: [{ podSelector: {} }, { ipBlock: { cidr: "fd00:10::/64" } }] },
+            { from: [{ ipBlock: { cidr: "10.217.0.0/24" } }], ports: [{ port: "metrics", protocol: "TCP" }] },
+        ]);
+    });
+
+    it("takes a CIDR block only in the form the API server keeps, host bits zero", () => {
+        const problems = (cidr: string) => validateKubernetesWorkloadArgs({ image: IMAGE, networkPolicy: { allowFrom: [{ cidr }] } }).map((p) => p.field);
+        for (const good of ["10.0.0.0/8", "10.217.0.0/24", "192.168.1.7/32", "0.0.0.0/0", "fd00:10::/64", "::/0", "::ffff:10.0.0.0/120", "2001:db8::1/128"]) {
+            assert.deepEqual(problems(good), [], good);
+        }
+        for (const bad of ["10.217.0.2/24", "10.0.0.0", "10.0.0.0/33", "10.0.0.0/08", "10.0.0.0/8/8", "010.0.0.0/8", "fd00:10::1/64", "fe80::%eth0/64", "::/129", "example.com/24"]) {
+            assert.deepEqual(problems(bad), ["networkPolicy.allowFrom.0.cidr"], bad);
+        }
+    });
+
     it("makes no NetworkPolicy when turned off, nor for a job", async () => {
         await workload({ networkPolicy: false });
         await workload({ kind: "job" });
