@@ -11,10 +11,10 @@ sudo=""
 # real terminal the watch:dev Ctrl-C test types into; prometheus (the server, not started as a service) scrapes
 # server's metrics in the Docker suite. The
 # end-to-end cluster's node and control plane take the rest: etcd-server, containerd, runc and the CNI
-# plugins, iptables and conntrack for kube-proxy, socat to reach into the cluster's network namespace,
-# openssl for its certificates.
+# plugins, iptables and conntrack for kube-proxy, ipset for kube-router's NetworkPolicy rules, socat to
+# reach into the cluster's network namespace, openssl for its certificates.
 packages=(busybox-static docker-registry apache2-utils shellcheck tmux prometheus
-  etcd-server containernetworking-plugins iptables conntrack socat openssl iproute2 util-linux
+  etcd-server containernetworking-plugins iptables conntrack ipset socat openssl iproute2 util-linux
   "$@")
 # An engine already on the machine is used as it is: GitHub's ubuntu-24.04 runners come with Docker CE
 # (docker-ce, containerd.io, whose runc is inside it), and Debian's docker.io, containerd and runc

@@ -132,8 +132,19 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
     /** As the stack file gives them too: the metrics port. */
     const SERVER_PROBES = { readinessPath, livenessPath, metrics };
 
+    /**
+     * What server's NetworkPolicy admits beside its namespace: the Prometheus that scrapes it, which is not a pod
+     * on the local cluster (it scrapes from the nodes' network, and the enforcer refuses the other node's address).
+     */
+    function scrapePolicy(): { scrapeFrom?: Record<string, string>[] } {
+        const prometheusNamespace = process.env.DOCKYARD_E2E_PROMETHEUS_NAMESPACE;
+        if (cluster.info.nodesCidr) return { scrapeFrom: [{ cidr: cluster.info.nodesCidr }] };
+        return prometheusNamespace ? { scrapeFrom: [{ namespace: prometheusNamespace }] } : {};
+    }
+
     function appsConfig(server: string, hello: string, serverSettings: Record<string, unknown> = { replicas: 2 }): string {
-        return JSON.stringify({ hello: { kind: "job", image: hello }, server: { nodeLossTolerationSeconds: NODE_LOSS_TOLERATION, ...SERVER_PROBES, ...serverSettings, image: server } });
+        const settings = { nodeLossTolerationSeconds: NODE_LOSS_TOLERATION, ...SERVER_PROBES, networkPolicy: scrapePolicy(), ...serverSettings, image: server };
+        return JSON.stringify({ hello: { kind: "job", image: hello }, server: settings });
     }
 
     async function configure(extra: Record<string, string> = {}, serverSettings?: Record<string, unknown>): Promise<void> {
@@ -1319,11 +1330,11 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
     let standIn: GatewayStandIn | undefined;
 
     /** The edge stack's config: staging's server, one replica, routed through `gateway`. */
-    async function configureEdge(gateway: Record<string, unknown>, route: Record<string, unknown> = { hosts: [edgeHost] }, timeout = 60): Promise<void> {
+    async function configureEdge(gateway: Record<string, unknown>, route: Record<string, unknown> = { hosts: [edgeHost] }, timeout = 60, networkPolicy?: unknown): Promise<void> {
         await edge!.setAllConfig({
             "dockyard:gateway": { value: JSON.stringify(gateway) },
             "dockyard:readyTimeoutSeconds": { value: String(timeout) },
-            "dockyard:apps": { value: JSON.stringify({ server: { ...SERVER_PROBES, replicas: 1, route, image: refs.server } }) },
+            "dockyard:apps": { value: JSON.stringify({ server: { ...SERVER_PROBES, replicas: 1, route, networkPolicy, image: refs.server } }) },
         });
     }
 
@@ -1378,6 +1389,49 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
         assert.deepEqual(policy.spec.policyTypes, ["Ingress"]);
     }
 
+    /**
+     * W2b. only that way in, enforced by the cluster's enforcer (kube-router): a pod of another namespace is refused
+     * straight to the server pod while one of its own namespace is answered; once allowFrom names that namespace,
+     * the same client, unchanged, is answered
+     */
+    async function edgeW2b(): Promise<void> {
+        const [pod] = (await cluster.getJson(["get", "pods", "-n", edgeNamespace, "-l", "app.kubernetes.io/name=server"])).items;
+        const direct = `http://${pod.status.podIP}:${pod.spec.containers[0].ports[0].containerPort}/`;
+        // In staging's namespace, started without waiting to be admitted: it is not, until allowFrom names it.
+        const outsider = await probe.loop(direct, { admitted: false, extraArgs: ["-workers", "1", "-pause", "200ms"] });
+        try {
+            const refused = await waitUntil("5 s of the outside client's requests", 30_000, async () => {
+                const r = outsider.latest();
+                return r.seconds >= 5 ? r : undefined;
+            });
+            assert.ok(refused.requests >= 10, `the outside client kept asking: ${JSON.stringify(refused)}`);
+            assert.equal(refused.failures, refused.requests, `no request from namespace ${namespace} answered: ${JSON.stringify(refused)}`);
+            assert.match(refused.errors![0], /connection refused|timeout/, "refused by the network, not by the server");
+
+            const insider = new Probe(cluster, edgeNamespace, probeImage, pod.spec.imagePullSecrets[0].name);
+            const answered = await insider.requests(direct, 3);
+            assert.equal(answered.failures, 0, `the server's own namespace is answered: ${JSON.stringify(answered)}`);
+            assert.match(answered.bodies![2], /^Hello, World! Counter: \d+\n$/);
+
+            await configureEdge({ gatewayClassName: STAND_IN_CLASS, issuer: { name: SUITE_ISSUER } }, undefined, 60, { allowFrom: [{ namespace }] });
+            const { summary, ops } = await edgeWorker!.up();
+            assert.equal(summary.result, "succeeded");
+            assert.deepEqual(ops, ["update kubernetes:networking.k8s.io/v1:NetworkPolicy"], "only the policy changed");
+            const admitted = await waitUntil(`kube-router admitting namespace ${namespace}`, 30_000, async () => {
+                const r = outsider.latest();
+                return r.requests > r.failures ? r : undefined;
+            });
+            const later = await waitUntil("2 s more of the admitted client's requests", 30_000, async () => {
+                const r = outsider.latest();
+                return r.seconds >= admitted.seconds + 2 ? r : undefined;
+            });
+            assert.ok(later.requests > admitted.requests, JSON.stringify(later));
+            assert.equal(later.failures, admitted.failures, `once admitted, every request answered: ${JSON.stringify(later)}`);
+        } finally {
+            await outsider.stop();
+        }
+    }
+
     /** W3. a second preview shows no changes, and drift reports nothing: the controllers' status fields are not drift */
     async function edgeW3(): Promise<void> {
         const preview = await edgeWorker!.preview();
@@ -1420,6 +1474,7 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
         for (const [title, step] of [
             ["W1", edgeW1],
             ["W2", edgeW2],
+            ["W2b", edgeW2b],
             ["W3", edgeW3],
             ["W4", edgeW4],
         ] as const) {
@@ -1431,7 +1486,7 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
     }
     let edgeRun: Promise<string[]> | undefined;
 
-    timed("W. the way in (W1-W4): a missing issuer and a missing Gateway fail `up` by name; the Gateway, certificate, route and NetworkPolicy admitted and ready; no drift", async () => {
+    timed("W. the way in (W1-W4): a missing issuer and a missing Gateway fail `up` by name; the Gateway, certificate, route and NetworkPolicy admitted and ready; the policy enforced, another namespace refused until allowFrom names it; no drift", async () => {
         console.log(`      ${(await (edgeRun ?? edgeScenario())).join(", ")}`);
         // The stack goes in 7, beside the others.
         await Promise.all([standIn!.stop(), edgeWorker!.stop()]);

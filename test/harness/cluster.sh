@@ -8,8 +8,8 @@
 #   e2e-cluster.sh registry-password <state-dir> <password>   give the registry a new password (the old stops working)
 #   e2e-cluster.sh sweep                          `down` every state dir whose owner process is gone
 #
-# Each node is a network namespace made here with its own containerd, kubelet and kube-proxy, a pod
-# CIDR of its own and routes to the other's. The first also holds etcd, the control plane and the
+# Each node is a network namespace made here with its own containerd, kubelet, kube-proxy and kube-router
+# (its firewall alone: it enforces NetworkPolicies), a pod CIDR of its own and routes to the other's. The first also holds etcd, the control plane and the
 # registry; the second is joined to it by a veth pair on the first one's bridge. socat forwards two
 # loopback ports of the host into the first (the API server, the registry), so the engine and the
 # Docker engine reach them as 127.0.0.1:<port>; a socat in the second namespace gives its node the
@@ -23,6 +23,7 @@ NODES=(dockyard-node-a dockyard-node-b)
 NODE_IPS=(10.217.0.2 10.217.0.3)
 POD_CIDRS=(10.218.0.0/24 10.218.1.0/24)
 CGROUP_ROOTS=(dockyard-e2e dockyard-e2e-b)
+NODES_CIDR=10.217.0.0/24
 CLUSTER_CIDR=10.218.0.0/16
 API_IP=${NODE_IPS[0]}
 SERVICE_CIDR=10.219.0.0/24
@@ -87,6 +88,7 @@ pki() {
     # The API server's identity towards aggregated APIs (metrics-server), which trust the names in its headers.
     cert front-proxy-client "/CN=front-proxy-client"
     cert prometheus "/CN=dockyard-e2e-prometheus"
+    cert kube-router "/CN=dockyard-e2e-kube-router"
     openssl genrsa -out sa.key 2048 2>/dev/null && openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
     cd - >/dev/null
 }
@@ -122,6 +124,8 @@ configs() {
     # installing the RBAC its own manifests carry (on a real cluster it is the cluster's add-on).
     kubeconfig "$c/metrics-server.kubeconfig" "$inner" admin
     kubeconfig "$c/prometheus.kubeconfig" "$inner" prometheus
+    # Read from every node's namespace: the API server on the first node's address.
+    kubeconfig "$c/kube-router.kubeconfig" "https://$API_IP:6443" kube-router
     cat > "$c/registry.yml" <<EOF
 version: 0.1
 log: { level: warn }
@@ -287,9 +291,40 @@ node_start() { # <index>
 # A node lost at once, as a machine that dies: no drain, no graceful stop, its pods' processes gone.
 node_kill() { # <index>
     local i=$1 name=${NODES[$1]} f
-    for f in kubelet kube-proxy registry-forward containerd; do kill_pid_file "$S/pids/$f-$name" KILL; done
+    for f in kubelet kube-proxy kube-router registry-forward containerd; do kill_pid_file "$S/pids/$f-$name" KILL; done
     kill_shims "$S/nodes/$name/containerd/containerd.sock"
     kill_cgroup_procs "${CGROUP_ROOTS[$i]}"
+}
+
+# The NetworkPolicy enforcer on one node: kube-router's firewall (engines/kube-router.sh) in the node's
+# namespace, keeping that node's pods behind iptables rules and ipsets it syncs from the policies. It looks its
+# node up by name when it starts, so it starts once the node is registered. Healthy once its first sync is done.
+firewall_start() { # <index>
+    local i=$1 name=${NODES[$1]} ns; ns=$(node_netns "$1")
+    local bin; bin=$("$here/engines/kube-router.sh")
+    start "kube-router-$name" --netns "$ns" "$bin/kube-router" --kubeconfig="$S/config/kube-router.kubeconfig" \
+        --hostname-override="$name" --run-firewall --run-router=false --run-service-proxy=false --enable-cni=false \
+        --health-port=20244 --metrics-port=0
+    wait_for "kube-router on $name" 60 nsenter "--net=/run/netns/$ns" curl -fsS http://127.0.0.1:20244/healthz
+}
+
+# What kube-router reads: the policies and every pod and namespace they select.
+firewall_rbac() {
+    kubectl_ apply -f - >/dev/null <<EOF
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: { name: dockyard-e2e-kube-router }
+rules:
+  - { apiGroups: [""], resources: [namespaces, pods, services, endpoints, nodes], verbs: [get, list, watch] }
+  - { apiGroups: [discovery.k8s.io], resources: [endpointslices], verbs: [get, list, watch] }
+  - { apiGroups: [networking.k8s.io], resources: [networkpolicies], verbs: [get, list, watch] }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: { name: dockyard-e2e-kube-router }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: dockyard-e2e-kube-router }
+subjects: [{ apiGroup: rbac.authorization.k8s.io, kind: User, name: dockyard-e2e-kube-router }]
+EOF
 }
 
 # Registers <group>/<version> with the API server's aggregator, served on <port> in this namespace: a
@@ -469,6 +504,8 @@ up() {
     for node in "${NODES[@]}"; do
         wait_for "node $node to be Ready" 90 kubectl_ wait --for=condition=Ready "node/$node" --timeout=1s
     done
+    firewall_rbac
+    for i in "${!NODES[@]}"; do firewall_start "$i"; done
     wait_for "the default ServiceAccount" 60 kubectl_ get serviceaccount default -n default
     kubectl_ wait --for=condition=Established crd --all --timeout=60s >/dev/null
     wait_for "the resource metrics API (metrics-server's first scrape of every node)" 90 node_metrics
@@ -488,7 +525,8 @@ up() {
   "nodeMonitorGracePeriodSeconds": 16,
   "version": "$("$BIN/kubectl" version --client -o json | sed -n 's/.*"gitVersion": "\(.*\)",/\1/p' | head -n1)",
   "registry": { "server": "127.0.0.1:$REGISTRY_PORT", "username": "$REGISTRY_USER", "password": "$REGISTRY_PASSWORD" },
-  "prometheus": "http://127.0.0.1:$PROMETHEUS_PORT"
+  "prometheus": "http://127.0.0.1:$PROMETHEUS_PORT",
+  "nodesCidr": "$NODES_CIDR"
 }
 EOF
     log "up: API https://127.0.0.1:$API_PORT, registry 127.0.0.1:$REGISTRY_PORT, nodes ${NODES[*]}, namespace $NETNS"
@@ -642,6 +680,7 @@ case $cmd in
             log "node ${NODES[$i]} stopped"
         else
             node_start "$i"
+            firewall_start "$i"
             log "node ${NODES[$i]} started"
         fi
         ;;

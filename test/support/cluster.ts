@@ -27,6 +27,11 @@ export interface ClusterInfo {
      * and scraping those the `prometheus.io/*` annotations name.
      */
     prometheus: string;
+    /**
+     * Local cluster only: the nodes' network, where its Prometheus scrapes from. On one's own cluster,
+     * DOCKYARD_E2E_PROMETHEUS_NAMESPACE names the namespace its Prometheus runs in instead.
+     */
+    nodesCidr?: string;
 }
 
 export class Cluster {

@@ -17,6 +17,12 @@ export interface ProbeSummary {
     final: boolean;
 }
 
+/**
+ * A new pod's connections are refused until the cluster's NetworkPolicy enforcer has synced its address; so a
+ * client first waits until the server's port accepts one (httploop sends no request then).
+ */
+const ADMIT = ["-admit", "30s"];
+
 let probes = 0;
 
 export class Probe {
@@ -60,9 +66,9 @@ export class Probe {
         return this.cluster.kubectlOk(["get", "pod", name, "-n", this.namespace, "-o", "jsonpath={.status.phase}"]);
     }
 
-    /** `count` requests one after another, from a pod; their summary with the bodies. */
+    /** `count` requests one after another, from a pod, once it is admitted; their summary with the bodies. */
     async requests(url: string, count: number): Promise<ProbeSummary> {
-        const { name, manifest } = this.pod(["-url", url, "-count", String(count)]);
+        const { name, manifest } = this.pod(["-url", url, "-count", String(count), ...ADMIT]);
         await this.cluster.kubectlOk(["create", "-f", "-"], manifest);
         try {
             await waitUntil(`probe pod ${name} to finish`, 120_000, async () => (["Succeeded", "Failed"].includes(await this.phase(name)) ? true : undefined));
@@ -73,11 +79,17 @@ export class Probe {
     }
 
     /**
-     * Requests in a loop from a pod until `stop`, which returns the final summary. `node` pins the pod
-     * (a client must outlive a node taken down under it); `extraArgs` go to httploop (`-workers`, `-pause`).
+     * Requests in a loop from a pod, once it is admitted, until `stop`, which returns the final summary; `latest`
+     * is the last report so far. `node` pins the pod (a client must outlive a node taken down under it);
+     * `extraArgs` go to httploop (`-workers`, `-pause`); `admitted: false` starts at once, for a client the
+     * NetworkPolicy should refuse.
      */
-    async loop(url: string, opts: { node?: string; extraArgs?: string[] } = {}): Promise<{ stop: () => Promise<ProbeSummary> }> {
-        const { name, manifest } = this.pod(["-url", url, "-max", "10m", "-report", "500ms", ...(opts.extraArgs ?? [])], opts.node);
+    async loop(
+        url: string,
+        opts: { node?: string; extraArgs?: string[]; admitted?: boolean } = {},
+    ): Promise<{ stop: () => Promise<ProbeSummary>; latest: () => ProbeSummary }> {
+        const admit = opts.admitted === false ? [] : ADMIT;
+        const { name, manifest } = this.pod(["-url", url, "-max", "10m", "-report", "500ms", ...admit, ...(opts.extraArgs ?? [])], opts.node);
         await this.cluster.kubectlOk(["create", "-f", "-"], manifest);
         await waitUntil(`probe pod ${name} to run`, 120_000, async () => ((await this.phase(name)) === "Running" ? true : undefined));
         // Followed from the start, so the report it prints on SIGTERM is read before the pod is gone.
@@ -85,8 +97,9 @@ export class Probe {
         let out = "";
         follow.stdout.on("data", (d) => (out += d));
         const ended = new Promise((resolve) => follow.on("close", resolve));
-        await waitUntil(`probe pod ${name} to report traffic`, 30_000, async () => (out.includes('"requests":') ? true : undefined));
+        await waitUntil(`probe pod ${name} to report traffic`, 60_000, async () => (out.includes('"requests":') ? true : undefined));
         return {
+            latest: () => lastReport(out),
             stop: async () => {
                 await this.cluster.kubectlOk(["delete", "pod", name, "-n", this.namespace, "--wait=true"]);
                 await ended;

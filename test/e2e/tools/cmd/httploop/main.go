@@ -2,7 +2,9 @@
 // answered with 200 and how many failed. With -count it makes that many requests one after another and
 // reports once, with the bodies; otherwise workers loop (each request on a new connection, so every one
 // is routed afresh, as a new client's would be) until SIGTERM or -max, reporting every -report and once
-// more at the end. The end-to-end suite runs it in a pod, as a client inside the cluster.
+// more at the end. With -admit it first waits until the server's port accepts a connection: a
+// NetworkPolicy enforcer refuses a new pod's connections until it has synced the pod's address, which says
+// nothing about the server. The end-to-end suite runs it in a pod, as a client inside the cluster.
 package main
 
 import (
@@ -11,7 +13,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"sync"
@@ -40,17 +44,23 @@ func main() {
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("httploop", flag.ContinueOnError)
-	url := fs.String("url", "", "URL to GET")
+	target := fs.String("url", "", "URL to GET")
 	count := fs.Int("count", 0, "make this many requests in sequence, report them with their bodies, and exit")
 	workers := fs.Int("workers", 4, "concurrent workers, when looping")
 	maxDuration := fs.Duration("max", 5*time.Minute, "stop looping after this long even without a signal")
 	pause := fs.Duration("pause", 10*time.Millisecond, "pause between one worker's requests")
 	report := fs.Duration("report", time.Second, "how often to report while looping")
+	admit := fs.Duration("admit", 0, "first wait up to this long for the URL's port to accept a connection (no request is sent)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *url == "" {
+	if *target == "" {
 		return fmt.Errorf("-url is required")
+	}
+	if *admit > 0 {
+		if err := awaitAdmission(*target, *admit); err != nil {
+			return err
+		}
 	}
 	client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	out := json.NewEncoder(os.Stdout)
@@ -59,7 +69,7 @@ func run(args []string) error {
 	if *count > 0 {
 		s := summary{Final: true}
 		for range *count {
-			body, err := get(client, *url)
+			body, err := get(client, *target)
 			s.add(err, time.Since(start))
 			s.Bodies = append(s.Bodies, body)
 		}
@@ -86,7 +96,7 @@ func run(args []string) error {
 	for range *workers {
 		wg.Go(func() {
 			for ctx.Err() == nil {
-				_, err := get(client, *url)
+				_, err := get(client, *target)
 				mu.Lock()
 				s.add(err, time.Since(start))
 				mu.Unlock()
@@ -120,6 +130,31 @@ func (s *summary) add(err error, at time.Duration) {
 		if len(s.Errors) < 20 {
 			s.Errors = append(s.Errors, err.Error())
 		}
+	}
+}
+
+// awaitAdmission dials the URL's host and port until a connection is accepted, and closes it unused, so the
+// server counts no request and logs none.
+func awaitAdmission(target string, bound time.Duration) error {
+	u, err := url.Parse(target)
+	if err != nil {
+		return err
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	address := net.JoinHostPort(u.Hostname(), port)
+	deadline := time.Now().Add(bound)
+	for {
+		conn, err := net.DialTimeout("tcp", address, time.Second)
+		if err == nil {
+			return conn.Close()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s accepted no connection within %s: %w", address, bound, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
