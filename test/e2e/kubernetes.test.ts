@@ -1003,13 +1003,16 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         // A bounded load: one client, 16 workers without pauses, for at most 10 minutes (stopped in N5).
         const started = Date.now();
         load = await probe.loop(await serviceUrl(), { extraArgs: ["-workers", "16", "-pause", "0s"] });
+        // What made it scale: the metrics the autoscaler read at the sync where it first asked for more than 2,
+        // as `kubectl describe hpa` shows them. Read later, the new pods' short history lowers the average.
+        let seen: any[] | undefined;
         const pods = await waitUntil("the autoscaler to scale server out to 3 or more", 180_000, async () => {
+            const status = (await cluster.getJson(["get", "hpa", "server", "-n", namespace])).status;
+            if (seen === undefined && status.desiredReplicas > 2) seen = status.currentMetrics;
             const ready = (await serverPods()).filter(isReady);
-            return ready.length >= 3 ? ready : undefined;
+            return seen && ready.length >= 3 ? ready : undefined;
         });
         console.log(`      scaled out to ${pods.length} Ready pods ${((Date.now() - started) / 1000).toFixed(1)} s after the load started`);
-        // What made it scale: the request rate per pod, as `kubectl describe hpa` shows it, above the target.
-        const seen = (await cluster.getJson(["get", "hpa", "server", "-n", namespace])).status.currentMetrics;
         const rate = parseQuantity(seen?.find((m: any) => m.type === "Pods" && m.pods.metric.name === "http_requests_per_second")?.pods.current.averageValue ?? "");
         assert.ok(rate !== undefined && rate > autoscale.requestsPerSecond, `the autoscaler's view of the request rate per pod: ${JSON.stringify(seen)}`);
         const cpu = seen?.find((m: any) => m.type === "Resource" && m.resource.name === "cpu")?.resource.current.averageUtilization;
@@ -1330,11 +1333,14 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
     let standIn: GatewayStandIn | undefined;
 
     /** The edge stack's config: staging's server, one replica, routed through `gateway`. */
+    /** The server image the edge stack runs throughout: the P steps beside it push new ones meanwhile. */
+    let edgeImage: string;
+
     async function configureEdge(gateway: Record<string, unknown>, route: Record<string, unknown> = { hosts: [edgeHost] }, timeout = 60, networkPolicy?: unknown): Promise<void> {
         await edge!.setAllConfig({
             "dockyard:gateway": { value: JSON.stringify(gateway) },
             "dockyard:readyTimeoutSeconds": { value: String(timeout) },
-            "dockyard:apps": { value: JSON.stringify({ server: { ...SERVER_PROBES, replicas: 1, route, networkPolicy, image: refs.server } }) },
+            "dockyard:apps": { value: JSON.stringify({ server: { ...SERVER_PROBES, replicas: 1, route, networkPolicy, image: edgeImage } }) },
         });
     }
 
@@ -1347,6 +1353,7 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
         ].join("\n"));
         standIn = new GatewayStandIn(cluster, (ns) => ns.startsWith(namespace));
         standIn.start();
+        edgeImage = refs.server;
         edge = await otherStack("e2e-edge", edgeNamespace);
         edgeWorker = StackWorker.start(engine, "e2e-edge");
         await configureEdge({ gatewayClassName: STAND_IN_CLASS, issuer: { name: "dockyard-e2e-no-such-issuer" } }, undefined, FAILING_UP_TIMEOUT);

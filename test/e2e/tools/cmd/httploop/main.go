@@ -2,7 +2,7 @@
 // answered with 200 and how many failed. With -count it makes that many requests one after another and
 // reports once, with the bodies; otherwise workers loop (each request on a new connection, so every one
 // is routed afresh, as a new client's would be) until SIGTERM or -max, reporting every -report and once
-// more at the end. With -admit it first waits until the server's port accepts a connection: a
+// more at the end. With -admit it first waits until the server's port accepts connections: a
 // NetworkPolicy enforcer refuses a new pod's connections until it has synced the pod's address, which says
 // nothing about the server. The end-to-end suite runs it in a pod, as a client inside the cluster.
 package main
@@ -50,7 +50,7 @@ func run(args []string) error {
 	maxDuration := fs.Duration("max", 5*time.Minute, "stop looping after this long even without a signal")
 	pause := fs.Duration("pause", 10*time.Millisecond, "pause between one worker's requests")
 	report := fs.Duration("report", time.Second, "how often to report while looping")
-	admit := fs.Duration("admit", 0, "first wait up to this long for the URL's port to accept a connection (no request is sent)")
+	admit := fs.Duration("admit", 0, "first wait up to this long for the URL's port to accept connections (no request is sent)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -133,8 +133,12 @@ func (s *summary) add(err error, at time.Duration) {
 	}
 }
 
-// awaitAdmission dials the URL's host and port until a connection is accepted, and closes it unused, so the
-// server counts no request and logs none.
+// admittedAfter is how many connections in a row must be accepted. A Service spreads them over its pods, and
+// each node's enforcer syncs a new client's address on its own: one accepted connection proves one node.
+const admittedAfter = 20
+
+// awaitAdmission dials the URL's host and port until admittedAfter connections in a row are accepted, each
+// closed unused, so the server counts no request and logs none.
 func awaitAdmission(target string, bound time.Duration) error {
 	u, err := url.Parse(target)
 	if err != nil {
@@ -146,16 +150,21 @@ func awaitAdmission(target string, bound time.Duration) error {
 	}
 	address := net.JoinHostPort(u.Hostname(), port)
 	deadline := time.Now().Add(bound)
-	for {
+	accepted := 0
+	for accepted < admittedAfter {
 		conn, err := net.DialTimeout("tcp", address, time.Second)
 		if err == nil {
-			return conn.Close()
+			accepted++
+			conn.Close()
+		} else {
+			accepted = 0
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s refused a connection %s in: %w", address, bound, err)
+			}
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s accepted no connection within %s: %w", address, bound, err)
-		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
+	return nil
 }
 
 // get is one request, judged as a user would: 200 is success, anything else a failure with its body.
