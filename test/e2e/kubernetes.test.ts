@@ -20,7 +20,7 @@ import { Cluster, hostSnapshot, tempFiles } from "../support/cluster";
 import { Janitor, appsDir, dockerCli, ensureEngine, ensureGoBaseImage, ensureGreeterBase, greeterDir, repoRoot, run, waitUntil } from "../support/docker";
 import { type Engine, changes, startEngine } from "../support/engine";
 import { type StateStore, startStateStore } from "../support/stateStore";
-import { GatewayStandIn, STAND_IN_CONTROLLER } from "../support/gatewayStandIn";
+import { GatewayStandIn, STAND_IN_ADDRESS, STAND_IN_CONTROLLER } from "../support/gatewayStandIn";
 import { Probe, type ProbeSummary } from "../support/probe";
 import { PrometheusApi } from "../support/prometheus";
 import { stackConfig } from "../support/stacks";
@@ -1473,6 +1473,40 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
     }
 
     /**
+     * W5. the same route as an Ingress (dockyard:ingress instead of dockyard:gateway): the Ingress given an address,
+     * its own Certificate Ready with a Secret for the host, the NetworkPolicy admitting the controller's namespace to
+     * the app's port, the Gateway's objects gone; a second preview shows no changes
+     */
+    async function edgeW5(): Promise<void> {
+        const controllerNamespace = `${namespace}-ingress`;
+        await cluster.kubectlOk(["apply", "-f", "-"], JSON.stringify({ apiVersion: "networking.k8s.io/v1", kind: "IngressClass", metadata: { name: STAND_IN_CLASS }, spec: { controller: STAND_IN_CONTROLLER } }));
+        await edge!.removeConfig("dockyard:gateway");
+        await edge!.setAllConfig({
+            "dockyard:ingress": { value: JSON.stringify({ className: STAND_IN_CLASS, controllerNamespace, issuer: { name: SUITE_ISSUER } }) },
+            "dockyard:readyTimeoutSeconds": { value: "60" },
+            "dockyard:apps": { value: JSON.stringify({ server: { ...SERVER_PROBES, replicas: 1, route: { hosts: [edgeHost] }, image: edgeImage } }) },
+        });
+        const { summary, outputs } = await edgeWorker!.up();
+        assert.equal(summary.result, "succeeded");
+        assert.equal(outputs.apps.value.server.url, `https://${edgeHost}/`);
+        const ingress = await cluster.getJson(["get", "ingress", "server", "-n", edgeNamespace]);
+        assert.equal(ingress.spec.ingressClassName, STAND_IN_CLASS);
+        assert.deepEqual(ingress.spec.tls, [{ hosts: [edgeHost], secretName: "server-tls" }]);
+        assert.deepEqual(ingress.spec.rules, [{ host: edgeHost, http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: "server", port: { number: 8080 } } } }] } }]);
+        assert.deepEqual(ingress.status.loadBalancer.ingress, [{ hostname: STAND_IN_ADDRESS }]);
+        const certificate = await cluster.getJson(["get", "certificates.v1.cert-manager.io", "server", "-n", edgeNamespace]);
+        assert.equal(certificate.status.conditions.find((c: any) => c.type === "Ready").status, "True");
+        const secret = await cluster.getJson(["get", "secret", "server-tls", "-n", edgeNamespace]);
+        const cert = new (await import("crypto")).X509Certificate(Buffer.from(secret.data["tls.crt"], "base64"));
+        assert.equal(cert.subjectAltName, `DNS:${edgeHost}`);
+        const policy = await cluster.getJson(["get", "networkpolicy", "server", "-n", edgeNamespace]);
+        assert.deepEqual(policy.spec.ingress[1], { from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": controllerNamespace } } }], ports: [{ port: "http", protocol: "TCP" }] });
+        assert.equal((await cluster.kubectlOk(["get", "httproutes,gateways", "-n", edgeNamespace, "-o", "name"])).trim(), "", "the Gateway's objects are gone");
+        const preview = await edgeWorker!.preview();
+        assert.deepEqual(Object.keys(preview.changeSummary).filter((k) => k !== "same"), [], JSON.stringify(preview.changeSummary));
+    }
+
+    /**
      * The W steps, one after another: they run beside the P and O steps (their own stack, namespace and objects;
      * the GatewayClass and ClusterIssuer are the suite's), so their waits cost the suite no time of their own.
      */
@@ -1484,6 +1518,7 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
             ["W2b", edgeW2b],
             ["W3", edgeW3],
             ["W4", edgeW4],
+            ["W5", edgeW5],
         ] as const) {
             const started = Date.now();
             await step();
@@ -1493,7 +1528,7 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
     }
     let edgeRun: Promise<string[]> | undefined;
 
-    timed("W. the way in (W1-W4): a missing issuer and a missing Gateway fail `up` by name; the Gateway, certificate, route and NetworkPolicy admitted and ready; the policy enforced, another namespace refused until allowFrom names it; no drift", async () => {
+    timed("W. the way in (W1-W5): a missing issuer and a missing Gateway fail `up` by name; the Gateway, certificate, route and NetworkPolicy admitted and ready; the policy enforced, another namespace refused until allowFrom names it; no drift; the same route as an Ingress", async () => {
         console.log(`      ${(await (edgeRun ?? edgeScenario())).join(", ")}`);
         // The stack goes in 7, beside the others.
         await Promise.all([standIn!.stop(), edgeWorker!.stop()]);
@@ -1507,7 +1542,13 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
         for (const r of rest) assert.equal(r.summary.result, "succeeded");
         greeter = prod = fresh = edge = undefined;
         // What the W steps made as a platform team would: cluster-wide, so not in any namespace above.
-        await cluster.kubectlOk(["delete", "--ignore-not-found", `gatewayclasses.v1.gateway.networking.k8s.io/${STAND_IN_CLASS}`, `clusterissuers.v1.cert-manager.io/${SUITE_ISSUER}`]);
+        await cluster.kubectlOk([
+            "delete",
+            "--ignore-not-found",
+            `gatewayclasses.v1.gateway.networking.k8s.io/${STAND_IN_CLASS}`,
+            `ingressclasses.v1.networking.k8s.io/${STAND_IN_CLASS}`,
+            `clusterissuers.v1.cert-manager.io/${SUITE_ISSUER}`,
+        ]);
         assert.equal(summary.result, "succeeded");
         assert.ok((summary.resourceChanges?.delete ?? 0) > 0);
         for (const ns of [namespace, prodNamespace, `${namespace}-fresh`, edgeNamespace]) {

@@ -1,6 +1,7 @@
-// A STAND-IN for two controllers that do not build here (docs/testing.md): a Gateway API implementation and
-// cert-manager's controller. It writes what they would write, and nothing else, for objects in the suite's own
-// namespaces only: a GatewayClass of its own Accepted; a Gateway of that class Programmed once every
+// A STAND-IN for three controllers that do not build here (docs/testing.md): a Gateway API implementation, an
+// ingress controller and cert-manager's controller. It writes what they would write, and nothing else, for
+// objects in the suite's own namespaces only: a GatewayClass of its own Accepted; an Ingress of an IngressClass
+// of its own given an address, as an ingress controller publishes its own; a Gateway of that class Programmed once every
 // certificate its HTTPS listeners name exists; an HTTPRoute's parent status (Accepted, or why not, and
 // ResolvedRefs) where its Gateway exists and is of that class, none where it does not, as a real controller
 // writes none; a Certificate issued (a TLS Secret signed by a key of the suite's, Ready) when its issuer
@@ -13,6 +14,8 @@ import * as path from "path";
 import type { Cluster } from "./cluster";
 
 export const STAND_IN_CONTROLLER = "dockyard.dev/e2e-stand-in";
+/** The address it publishes for an Ingress: a name that resolves nowhere, since it moves no traffic. */
+export const STAND_IN_ADDRESS = "stand-in.dockyard-e2e.invalid";
 
 /** What a pass reads, in the order it destructures them. */
 const KINDS = [
@@ -22,6 +25,8 @@ const KINDS = [
     { resource: "certificates.v1.cert-manager.io", kind: "Certificate" },
     { resource: "gateways.v1.gateway.networking.k8s.io", kind: "Gateway" },
     { resource: "httproutes.v1.gateway.networking.k8s.io", kind: "HTTPRoute" },
+    { resource: "ingressclasses.v1.networking.k8s.io", kind: "IngressClass" },
+    { resource: "ingresses.v1.networking.k8s.io", kind: "Ingress" },
     { resource: "services", kind: "Service" },
     { resource: "secrets", kind: "Secret" },
 ];
@@ -86,7 +91,9 @@ export class GatewayStandIn {
         const all = ((await this.cluster.getJson(["get", KINDS.map((k) => k.resource).join(","), "--all-namespaces"])).items as Obj[]).filter(
             (o) => o.metadata.namespace === undefined || this.owns(o.metadata.namespace),
         );
-        const [classes, issuers, clusterIssuers, certificates, gateways, routes, services, secrets] = KINDS.map(({ kind }) => all.filter((o) => o.kind === kind));
+        const [classes, issuers, clusterIssuers, certificates, gateways, routes, ingressClasses, ingresses, services, secrets] = KINDS.map(({ kind }) =>
+            all.filter((o) => o.kind === kind),
+        );
         const ours = new Set(classes.filter((c) => c.spec.controllerName === STAND_IN_CONTROLLER).map((c) => c.metadata.name));
         for (const c of classes.filter((c) => ours.has(c.metadata.name))) {
             await this.setConditions(c, "gatewayclasses.v1.gateway.networking.k8s.io", [cond("Accepted", true, "Accepted", "handled by the suite's stand-in")]);
@@ -135,6 +142,10 @@ export class GatewayStandIn {
             });
             const current = JSON.stringify((route.status?.parents ?? []).map(comparable));
             if (current !== JSON.stringify(parents.map(comparable))) await this.patchStatus(route, "httproutes.v1.gateway.networking.k8s.io", { parents });
+        }
+        const ourIngressClasses = new Set(ingressClasses.filter((c) => c.spec.controller === STAND_IN_CONTROLLER).map((c) => c.metadata.name));
+        for (const ingress of ingresses.filter((i) => ourIngressClasses.has(i.spec.ingressClassName) && !i.status?.loadBalancer?.ingress?.length)) {
+            await this.patchStatus(ingress, "ingresses.v1.networking.k8s.io", { loadBalancer: { ingress: [{ hostname: STAND_IN_ADDRESS }] } });
         }
     }
 
