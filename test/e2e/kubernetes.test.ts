@@ -1397,11 +1397,12 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
     }
 
     /**
-     * W2b. only that way in, enforced by the cluster's enforcer (kube-router): a pod of another namespace is refused
-     * straight to the server pod while one of its own namespace is answered; once allowFrom names that namespace,
-     * the same client, unchanged, is answered
+     * E1 (after the W steps, on the edge stack they leave, routed through an Ingress): only that way in, enforced
+     * by a real enforcer (kube-router's firewall, started for this step alone: see cluster.sh): a pod of another
+     * namespace is refused straight to the server pod while one of its own namespace is answered; once allowFrom
+     * names that namespace, the same client, unchanged, is answered
      */
-    async function edgeW2b(): Promise<void> {
+    async function enforced(): Promise<void> {
         const [pod] = (await cluster.getJson(["get", "pods", "-n", edgeNamespace, "-l", "app.kubernetes.io/name=server"])).items;
         const direct = `http://${pod.status.podIP}:${pod.spec.containers[0].ports[0].containerPort}/`;
         // In staging's namespace, started without waiting to be admitted: it is not, until allowFrom names it.
@@ -1420,7 +1421,7 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
             assert.equal(answered.failures, 0, `the server's own namespace is answered: ${JSON.stringify(answered)}`);
             assert.match(answered.bodies![2], /^Hello, World! Counter: \d+\n$/);
 
-            await configureEdge({ gatewayClassName: STAND_IN_CLASS, issuer: { name: SUITE_ISSUER } }, undefined, 60, { allowFrom: [{ namespace }] });
+            await edge!.setConfig("dockyard:apps", { value: JSON.stringify({ server: { ...SERVER_PROBES, replicas: 1, route: { hosts: [edgeHost] }, networkPolicy: { allowFrom: [{ namespace }] }, image: edgeImage } }) });
             const { summary, ops } = await edgeWorker!.up();
             assert.equal(summary.result, "succeeded");
             assert.deepEqual(ops, ["update kubernetes:networking.k8s.io/v1:NetworkPolicy"], "only the policy changed");
@@ -1515,7 +1516,6 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
         for (const [title, step] of [
             ["W1", edgeW1],
             ["W2", edgeW2],
-            ["W2b", edgeW2b],
             ["W3", edgeW3],
             ["W4", edgeW4],
             ["W5", edgeW5],
@@ -1528,8 +1528,17 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
     }
     let edgeRun: Promise<string[]> | undefined;
 
-    timed("W. the way in (W1-W5): a missing issuer and a missing Gateway fail `up` by name; the Gateway, certificate, route and NetworkPolicy admitted and ready; the policy enforced, another namespace refused until allowFrom names it; no drift; the same route as an Ingress", async () => {
+    timed("W. the way in (W1-W5): a missing issuer and a missing Gateway fail `up` by name; the Gateway, certificate, route and NetworkPolicy admitted and ready; no drift; the same route as an Ingress", async () => {
         console.log(`      ${(await (edgeRun ?? edgeScenario())).join(", ")}`);
+    });
+
+    timed("E1. only that way in, enforced (kube-router): another namespace is refused straight to the server pod, its own is answered; allowFrom admits the same client", async () => {
+        cluster.firewall("start");
+        try {
+            await enforced();
+        } finally {
+            cluster.firewall("stop");
+        }
         // The stack goes in 7, beside the others.
         await Promise.all([standIn!.stop(), edgeWorker!.stop()]);
         standIn = edgeWorker = undefined;

@@ -133,6 +133,15 @@ export class Cluster {
         this.info.registry.password = password;
     }
 
+    /**
+     * The local cluster's NetworkPolicy enforcer (kube-router's firewall on every node), started, or stopped with its
+     * rules removed. One's own cluster is taken to enforce policies with its own network plugin: nothing to do.
+     */
+    firewall(action: "start" | "stop"): void {
+        if (!this.stateDir) return;
+        execFileSync("bash", [script, `firewall-${action}`, this.stateDir], { stdio: ["ignore", "inherit", "inherit"] });
+    }
+
     /** Local cluster only: kills a node outright (kubelet, kube-proxy, containerd, its pods' processes), or starts it again. */
     node(action: "stop" | "start", name: string): void {
         if (!this.stateDir) throw new Error("nodes can be stopped on the local cluster only");
@@ -155,7 +164,7 @@ export function hostSnapshot(): Record<string, string> {
         // Running processes by name (the kernel keeps 15 characters of it), so a build of these binaries is
         // no match. Exited ones waiting for init to collect them (zombies) hold nothing and are left out.
         processes: sh(
-            "for n in kube-apiserver kube-controller kube-scheduler kubelet kube-proxy etcd containerd-shim pause docker-registry; do " +
+            "for n in kube-apiserver kube-controller kube-scheduler kubelet kube-proxy kube-router etcd containerd-shim pause docker-registry; do " +
                 "for p in $(pgrep -x $n); do [ \"$(awk '{print $3}' /proc/$p/stat 2>/dev/null)\" = Z ] || ps -o pid=,args= -p $p; done; done; true",
         ),
         paths: sh("ls -d /var/log/containers /var/log/pods /var/lib/kubelet /var/lib/cni /run/containerd /run/netns /sys/fs/cgroup/*/dockyard-e2e* 2>/dev/null || true"),
