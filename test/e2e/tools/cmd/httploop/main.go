@@ -155,7 +155,9 @@ func awaitAdmission(target string, bound time.Duration) error {
 		conn, err := net.DialTimeout("tcp", address, time.Second)
 		if err == nil {
 			accepted++
-			conn.Close()
+			if err := conn.Close(); err != nil {
+				return err
+			}
 		} else {
 			accepted = 0
 			if time.Now().After(deadline) {
