@@ -134,7 +134,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
 
     /**
      * What server's NetworkPolicy admits beside its namespace: the Prometheus that scrapes it, which is not a pod
-     * on the local cluster (it scrapes from the nodes' network, and the enforcer refuses the other node's address).
+     * on the local cluster (it scrapes from the nodes' network, which an enforcer refuses from the other node).
      */
     function scrapePolicy(): { scrapeFrom?: Record<string, string>[] } {
         const prometheusNamespace = process.env.DOCKYARD_E2E_PROMETHEUS_NAMESPACE;
@@ -1336,11 +1336,11 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
     /** The server image the edge stack runs throughout: the P steps beside it push new ones meanwhile. */
     let edgeImage: string;
 
-    async function configureEdge(gateway: Record<string, unknown>, route: Record<string, unknown> = { hosts: [edgeHost] }, timeout = 60, networkPolicy?: unknown): Promise<void> {
+    async function configureEdge(gateway: Record<string, unknown>, route: Record<string, unknown> = { hosts: [edgeHost] }, timeout = 60): Promise<void> {
         await edge!.setAllConfig({
             "dockyard:gateway": { value: JSON.stringify(gateway) },
             "dockyard:readyTimeoutSeconds": { value: String(timeout) },
-            "dockyard:apps": { value: JSON.stringify({ server: { ...SERVER_PROBES, replicas: 1, route, networkPolicy, image: edgeImage } }) },
+            "dockyard:apps": { value: JSON.stringify({ server: { ...SERVER_PROBES, replicas: 1, route, image: edgeImage } }) },
         });
     }
 

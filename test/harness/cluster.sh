@@ -12,10 +12,10 @@
 #
 # Each node is a network namespace made here with its own containerd, kubelet and kube-proxy (and, while a
 # test asks for it, kube-router's firewall), a pod CIDR of its own and routes to the other's. The first also
-# holds etcd, the control plane and the registry; the second is joined to it by a veth pair on the first one's bridge. socat forwards two
-# loopback ports of the host into the first (the API server, the registry), so the engine and the
-# Docker engine reach them as 127.0.0.1:<port>; a socat in the second namespace gives its node the
-# registry under the same name. What the kubelets change on the host (three sysctls, a few
+# holds etcd, the control plane and the registry; the second is joined to it by a veth pair on the first
+# one's bridge. socat forwards two loopback ports of the host into the first (the API server, the registry),
+# so the engine and the Docker engine reach them as 127.0.0.1:<port>; a socat in the second namespace gives
+# its node the registry under the same name. What the kubelets change on the host (three sysctls, a few
 # directories, cgroups) is recorded before they start and restored by `down`.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -301,8 +301,8 @@ node_kill() { # <index>
 # The NetworkPolicy enforcer on one node: kube-router's firewall (engines/kube-router.sh) in the node's
 # namespace, keeping that node's pods behind iptables rules and ipsets it syncs from the policies. It looks its
 # node up by name when it starts, so it starts once the node is registered. Healthy once its first sync is done.
-# Started only while a test asks for it: each sync rewrites the node's whole filter table, and under the suite's
-# load that dropped a few connections during rollouts (docs/testing.md), which the zero-failure steps would count.
+# Started only while a test asks for it: with it running, rollouts under the suite's load lost a few connections
+# to timeouts (docs/testing.md), which the zero-failure steps would count.
 firewall_start() { # <index>
     local i=$1 name=${NODES[$1]} ns; ns=$(node_netns "$1")
     local bin; bin=$("$here/engines/kube-router.sh")
