@@ -14,6 +14,7 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as tls from "tls";
 import { parseQuantity } from "../../components/internal/quantity";
 import { program } from "../../compose";
 import { Cluster, hostSnapshot, tempFiles } from "../support/cluster";
@@ -21,6 +22,7 @@ import { Janitor, appsDir, dockerCli, ensureEngine, ensureGoBaseImage, ensureGre
 import { type Engine, changes, startEngine } from "../support/engine";
 import { type StateStore, startStateStore } from "../support/stateStore";
 import { GatewayStandIn, STAND_IN_ADDRESS, STAND_IN_CONTROLLER } from "../support/gatewayStandIn";
+import { IngressClient, type LoopSummary } from "../support/ingressClient";
 import { Probe, type ProbeSummary } from "../support/probe";
 import { PrometheusApi } from "../support/prometheus";
 import { stackConfig } from "../support/stacks";
@@ -1331,10 +1333,17 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
     /** Runs the edge stack's program: the W steps run beside the P and O steps, so not in this process. */
     let edgeWorker: StackWorker | undefined;
     let standIn: GatewayStandIn | undefined;
+    /** Local cluster only: where Skipper, the suite's ingress proxy, listens once W5 started it. */
+    let ingressProxy: { address: string; port: number } | undefined;
 
-    /** The edge stack's config: staging's server, one replica, routed through `gateway`. */
     /** The server image the edge stack runs throughout: the P steps beside it push new ones meanwhile. */
     let edgeImage: string;
+    /** The env W6's rolling update gave the edge stack's server, kept by the steps after it. */
+    let edgeEnv: Record<string, string> | undefined;
+    /** The edge stack's server once it is routed: staging's server, one replica, at `edgeHost`. */
+    const edgeServer = (more: Record<string, unknown> = {}) => ({ ...SERVER_PROBES, replicas: 1, route: { hosts: [edgeHost] }, image: edgeImage, env: edgeEnv, ...more });
+
+    /** The edge stack's config: staging's server, one replica, routed through `gateway`. */
 
     async function configureEdge(gateway: Record<string, unknown>, route: Record<string, unknown> = { hosts: [edgeHost] }, timeout = 60): Promise<void> {
         await edge!.setAllConfig({
@@ -1349,7 +1358,7 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
         // What a platform team installs: the class its controller serves, and an issuer.
         await cluster.kubectlOk(["apply", "-f", "-"], [
             JSON.stringify({ apiVersion: "gateway.networking.k8s.io/v1", kind: "GatewayClass", metadata: { name: STAND_IN_CLASS }, spec: { controllerName: STAND_IN_CONTROLLER } }),
-            JSON.stringify({ apiVersion: "cert-manager.io/v1", kind: "ClusterIssuer", metadata: { name: SUITE_ISSUER }, spec: { selfSigned: {} } }),
+            JSON.stringify({ apiVersion: "cert-manager.io/v1", kind: "ClusterIssuer", metadata: { name: SUITE_ISSUER }, spec: { ca: { secretName: SUITE_ISSUER } } }),
         ].join("\n"));
         standIn = new GatewayStandIn(cluster, (ns) => ns.startsWith(namespace));
         standIn.start();
@@ -1421,7 +1430,7 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
             assert.equal(answered.failures, 0, `the server's own namespace is answered: ${JSON.stringify(answered)}`);
             assert.match(answered.bodies![2], /^Hello, World! Counter: \d+\n$/);
 
-            await edge!.setConfig("dockyard:apps", { value: JSON.stringify({ server: { ...SERVER_PROBES, replicas: 1, route: { hosts: [edgeHost] }, networkPolicy: { allowFrom: [{ namespace }] }, image: edgeImage } }) });
+            await edge!.setConfig("dockyard:apps", { value: JSON.stringify({ server: edgeServer({ networkPolicy: { allowFrom: [{ namespace }] } }) }) });
             const { summary, ops } = await edgeWorker!.up();
             assert.equal(summary.result, "succeeded");
             assert.deepEqual(ops, ["update kubernetes:networking.k8s.io/v1:NetworkPolicy"], "only the policy changed");
@@ -1474,18 +1483,23 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
     }
 
     /**
-     * W5. the same route as an Ingress (dockyard:ingress instead of dockyard:gateway): the Ingress given an address,
-     * its own Certificate Ready with a Secret for the host, the NetworkPolicy admitting the controller's namespace to
-     * the app's port, the Gateway's objects gone; a second preview shows no changes
+     * W5. the same route as an Ingress (dockyard:ingress instead of dockyard:gateway): the Ingress given an address
+     * (on the local cluster, where Skipper, the suite's ingress proxy, serves it), its own Certificate Ready with a
+     * Secret for the host, the NetworkPolicy admitting the controller's namespace to the app's port, the Gateway's
+     * objects gone; a second preview shows no changes
      */
     async function edgeW5(): Promise<void> {
         const controllerNamespace = `${namespace}-ingress`;
         await cluster.kubectlOk(["apply", "-f", "-"], JSON.stringify({ apiVersion: "networking.k8s.io/v1", kind: "IngressClass", metadata: { name: STAND_IN_CLASS }, spec: { controller: STAND_IN_CONTROLLER } }));
+        if (cluster.local) {
+            ingressProxy = await cluster.ingress("start", STAND_IN_CLASS, edgeNamespace);
+            standIn!.ingressAddress = { ip: ingressProxy.address };
+        }
         await edge!.removeConfig("dockyard:gateway");
         await edge!.setAllConfig({
             "dockyard:ingress": { value: JSON.stringify({ className: STAND_IN_CLASS, controllerNamespace, issuer: { name: SUITE_ISSUER } }) },
             "dockyard:readyTimeoutSeconds": { value: "60" },
-            "dockyard:apps": { value: JSON.stringify({ server: { ...SERVER_PROBES, replicas: 1, route: { hosts: [edgeHost] }, image: edgeImage } }) },
+            "dockyard:apps": { value: JSON.stringify({ server: edgeServer() }) },
         });
         const { summary, outputs } = await edgeWorker!.up();
         assert.equal(summary.result, "succeeded");
@@ -1494,7 +1508,7 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
         assert.equal(ingress.spec.ingressClassName, STAND_IN_CLASS);
         assert.deepEqual(ingress.spec.tls, [{ hosts: [edgeHost], secretName: "server-tls" }]);
         assert.deepEqual(ingress.spec.rules, [{ host: edgeHost, http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: "server", port: { number: 8080 } } } }] } }]);
-        assert.deepEqual(ingress.status.loadBalancer.ingress, [{ hostname: STAND_IN_ADDRESS }]);
+        assert.deepEqual(ingress.status.loadBalancer.ingress, [cluster.local ? { ip: ingressProxy!.address } : { hostname: STAND_IN_ADDRESS }]);
         const certificate = await cluster.getJson(["get", "certificates.v1.cert-manager.io", "server", "-n", edgeNamespace]);
         assert.equal(certificate.status.conditions.find((c: any) => c.type === "Ready").status, "True");
         const secret = await cluster.getJson(["get", "secret", "server-tls", "-n", edgeNamespace]);
@@ -1532,6 +1546,59 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
         console.log(`      ${(await (edgeRun ?? edgeScenario())).join(", ")}`);
     });
 
+    /**
+     * W6 (local cluster: Skipper runs there). What a user of the route sees, through a real proxy: the stack's URL
+     * answers over HTTPS, the certificate verified against the suite's CA (and refused by a client that trusts
+     * only the usual roots); then a rolling update, made by `up`, under a request loop through the proxy: no
+     * request fails, and the new pod answers.
+     */
+    timed("W6. real HTTPS through the ingress proxy (Skipper): the route's URL answers, verified against the suite's CA; a rolling update under a request loop through it fails no request", async function () {
+        if (!cluster.local) this.skip();
+        const url = (await edge!.outputs()).apps.value.server.url as string;
+        assert.equal(url, `https://${edgeHost}/`);
+        const client = new IngressClient(ingressProxy!.port, standIn!.ca);
+        const untrusting = new IngressClient(ingressProxy!.port, tls.rootCertificates.join("\n"));
+        try {
+            // Skipper polls its routes every second: the first answer may take a poll.
+            const first = await waitUntil(`${url} to answer through Skipper`, 30_000, async () => {
+                const r = await client.get(url).catch(() => undefined);
+                return r?.status === 200 ? r : undefined;
+            });
+            assert.match(first.body, /^Hello, World! Counter: \d+\n$/);
+            assert.equal(first.servedSan, `DNS:${edgeHost}`);
+            await assert.rejects(untrusting.get(url), /unable to verify the first certificate/);
+
+            const before = (await cluster.getJson(["get", "pods", "-n", edgeNamespace, "-l", "app.kubernetes.io/name=server"])).items.map((p: any) => p.metadata.name);
+            const loop = client.loop(url, 4);
+            let summary: LoopSummary;
+            try {
+                await waitUntil("the loop's first answers", 30_000, async () => (loop.latest().requests > 20 ? true : undefined));
+                // A day-two change that rolls the pods: request logs off.
+                edgeEnv = { REQUEST_LOG: "off" };
+                await edge!.setConfig("dockyard:apps", { value: JSON.stringify({ server: edgeServer() }) });
+                const { summary: upSummary, ops } = await edgeWorker!.up();
+                assert.equal(upSummary.result, "succeeded");
+                assert.deepEqual(ops, ["update kubernetes:apps/v1:Deployment"], "only the Deployment changed");
+                // Past the old pod's preStop sleep and shutdown: it is gone, and the loop kept asking meanwhile.
+                await waitUntil("the old pod to be gone", 60_000, async () => {
+                    const pods = (await cluster.getJson(["get", "pods", "-n", edgeNamespace, "-l", "app.kubernetes.io/name=server"])).items;
+                    return pods.every((p: any) => !before.includes(p.metadata.name)) ? true : undefined;
+                });
+                const gone = loop.latest().requests;
+                await waitUntil("2 s more of the loop", 30_000, async () => (loop.latest().requests > gone + 20 ? true : undefined));
+            } finally {
+                summary = await loop.stop();
+            }
+            console.log(`      through Skipper during the rollout: ${summary.requests} requests, ${summary.failures} failed`);
+            assert.equal(summary.failures, 0, `no request failed: ${JSON.stringify(summary)}`);
+            assert.ok(summary.requests > 100, JSON.stringify(summary));
+            assert.match(summary.lastBody!, /^Hello, World! Counter: \d+\n$/);
+        } finally {
+            client.close();
+            untrusting.close();
+        }
+    });
+
     timed("E1. only that way in, enforced (kube-router): another namespace is refused straight to the server pod, its own is answered; allowFrom admits the same client", async () => {
         cluster.firewall("start");
         try {
@@ -1540,7 +1607,7 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
             cluster.firewall("stop");
         }
         // The stack goes in 7, beside the others.
-        await Promise.all([standIn!.stop(), edgeWorker!.stop()]);
+        await Promise.all([standIn!.stop(), edgeWorker!.stop(), ingressProxy && cluster.ingress("stop", edgeNamespace)]);
         standIn = edgeWorker = undefined;
     });
 

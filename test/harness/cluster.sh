@@ -8,6 +8,9 @@
 #   e2e-cluster.sh registry-password <state-dir> <password>   give the registry a new password (the old stops working)
 #   e2e-cluster.sh firewall-start|firewall-stop <state-dir>   start kube-router's NetworkPolicy enforcer on every node,
 #                                                 or stop it and remove its rules
+#   e2e-cluster.sh ingress-start <state-dir> <class> <namespace>   start Skipper, the ingress proxy, for the Ingresses
+#                                                 of that class there; prints where it listens
+#   e2e-cluster.sh ingress-stop <state-dir> <namespace>   stop it and remove its identity
 #   e2e-cluster.sh sweep                          `down` every state dir whose owner process is gone
 #
 # Each node is a network namespace made here with its own containerd, kubelet and kube-proxy (and, while a
@@ -346,6 +349,58 @@ subjects: [{ apiGroup: rbac.authorization.k8s.io, kind: User, name: dockyard-e2e
 EOF
 }
 
+# The suite's ingress proxy: Skipper (engines/skipper.sh) in the first node's namespace on port 443, as a
+# cluster's edge would run it: it serves the Ingresses of one class in one namespace, terminates TLS with their
+# Secrets and proxies to the pods' addresses over the nodes' network. It reads the API as a ServiceAccount that
+# may read only that namespace's Ingresses, Services, EndpointSlices and Secrets, and trusts the cluster's CA
+# (Go reads SSL_CERT_FILE). Started only while a test asks for it; prints {"address", "port"}: where the
+# nodes reach it, and the host's loopback port that socat carries to it.
+ingress_start() { # <class> <namespace>
+    local class=$1 namespace=$2 bin port
+    bin=$("$here/engines/skipper.sh")
+    kubectl_ apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: ServiceAccount
+metadata: { name: dockyard-e2e-skipper, namespace: kube-system }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: { name: dockyard-e2e-skipper, namespace: $namespace }
+rules:
+  - { apiGroups: [""], resources: [services, secrets], verbs: [get, list] }
+  - { apiGroups: [discovery.k8s.io], resources: [endpointslices], verbs: [get, list] }
+  - { apiGroups: [networking.k8s.io], resources: [ingresses], verbs: [get, list] }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: { name: dockyard-e2e-skipper, namespace: $namespace }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: dockyard-e2e-skipper }
+subjects: [{ kind: ServiceAccount, name: dockyard-e2e-skipper, namespace: kube-system }]
+EOF
+    kubectl_ create token dockyard-e2e-skipper -n kube-system --duration=12h > "$S/config/skipper.token"
+    # Routes are polled every second (3 s by default), within a terminating pod's preStop sleep; it stops at once
+    # on SIGTERM (no load balancer in front waits for its health check to fail).
+    start skipper env SSL_CERT_FILE="$S/pki/ca.crt" "$bin/skipper" -address=:443 -support-listener=127.0.0.1:9911 \
+        -kubernetes -kubernetes-url="https://$API_IP:6443" -kubernetes-token-file="$S/config/skipper.token" \
+        -kubernetes-namespace="$namespace" -kubernetes-ingress-class="^$class\$" -kubernetes-enable-tls \
+        -enable-kubernetes-endpointslices -source-poll-timeout=1000 -wait-first-route-load \
+        -wait-for-healthcheck-interval=0 -access-log-disabled -application-log-level=WARN
+    wait_for "skipper" 60 in_netns bash -c '</dev/tcp/127.0.0.1/443'
+    port=$(free_port)
+    start ingress-forward --host socat "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" \
+        "EXEC:nsenter --net=/run/netns/$NETNS socat STDIO TCP\\:127.0.0.1\\:443"
+    wait_for "the ingress forward" 10 bash -c "</dev/tcp/127.0.0.1/$port"
+    echo "{ \"address\": \"$API_IP\", \"port\": $port }"
+}
+
+ingress_stop() { # <namespace>
+    kill_pid_file "$S/pids/ingress-forward"
+    kill_pid_file "$S/pids/skipper"
+    kubectl_ delete --ignore-not-found -n "$1" role/dockyard-e2e-skipper rolebinding/dockyard-e2e-skipper >/dev/null
+    kubectl_ delete --ignore-not-found -n kube-system serviceaccount/dockyard-e2e-skipper >/dev/null
+    rm -f "$S/config/skipper.token"
+}
+
 # Registers <group>/<version> with the API server's aggregator, served on <port> in this namespace: a
 # selector-less Service whose one endpoint is the first node's address, and the APIService pointing at it.
 aggregated_api() { # <service name> <port> <group> <version>
@@ -667,7 +722,7 @@ live_cluster() {
     return 1
 }
 
-usage="usage: e2e-cluster.sh up|down <state-dir> | node-stop|node-start <state-dir> <node> | firewall-start|firewall-stop <state-dir> | registry-password <state-dir> <password> | sweep"
+usage="usage: e2e-cluster.sh up|down <state-dir> | node-stop|node-start <state-dir> <node> | firewall-start|firewall-stop <state-dir> | ingress-start <state-dir> <class> <namespace> | ingress-stop <state-dir> <namespace> | registry-password <state-dir> <password> | sweep"
 cmd=${1:?$usage}
 case $cmd in
     up)
@@ -712,6 +767,17 @@ case $cmd in
             for i in "${!NODES[@]}"; do firewall_stop "$i"; done
         fi
         log "$cmd: done"
+        ;;
+    ingress-start | ingress-stop)
+        S=${2:?state dir}
+        [[ -f $S/env ]] || { log "no cluster in $S"; exit 1; }
+        # shellcheck source=/dev/null
+        source "$S/env"
+        if [[ $cmd == ingress-start ]]; then
+            ingress_start "${3:?ingress class}" "${4:?namespace}"
+        else
+            ingress_stop "${3:?namespace}"
+        fi
         ;;
     registry-password)
         S=${2:?state dir}; password=${3:?new password}

@@ -142,6 +142,20 @@ export class Cluster {
         execFileSync("bash", [script, `firewall-${action}`, this.stateDir], { stdio: ["ignore", "inherit", "inherit"] });
     }
 
+    /**
+     * Local cluster only: the suite's ingress proxy (Skipper, in the first node's namespace), started for the
+     * Ingresses of `className` in `namespace`, or stopped. Where it listens: `address`:443 for the nodes, and
+     * 127.0.0.1:`port` for this host.
+     */
+    ingress(action: "start", className: string, namespace: string): Promise<{ address: string; port: number }>;
+    ingress(action: "stop", namespace: string): Promise<void>;
+    async ingress(action: "start" | "stop", ...args: string[]): Promise<{ address: string; port: number } | void> {
+        if (!this.stateDir) throw new Error("the suite's ingress proxy runs on the local cluster only");
+        const r = await run("bash", [script, `ingress-${action}`, this.stateDir, ...args]);
+        if (r.code !== 0) throw new Error(`ingress-${action} failed (${r.code}): ${r.stderr}`);
+        if (action === "start") return JSON.parse(r.stdout);
+    }
+
     /** Local cluster only: kills a node outright (kubelet, kube-proxy, containerd, its pods' processes), or starts it again. */
     node(action: "stop" | "start", name: string): void {
         if (!this.stateDir) throw new Error("nodes can be stopped on the local cluster only");

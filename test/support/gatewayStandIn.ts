@@ -1,12 +1,14 @@
 // A STAND-IN for three controllers that do not build here (docs/testing.md): a Gateway API implementation, an
 // ingress controller and cert-manager's controller. It writes what they would write, and nothing else, for
 // objects in the suite's own namespaces only: a GatewayClass of its own Accepted; an Ingress of an IngressClass
-// of its own given an address, as an ingress controller publishes its own; a Gateway of that class Programmed once every
+// of its own given an address (where the suite's ingress proxy listens, when it runs), as an ingress controller
+// publishes its own; a Gateway of that class Programmed once every
 // certificate its HTTPS listeners name exists; an HTTPRoute's parent status (Accepted, or why not, and
 // ResolvedRefs) where its Gateway exists and is of that class, none where it does not, as a real controller
-// writes none; a Certificate issued (a TLS Secret signed by a key of the suite's, Ready) when its issuer
-// exists, Ready=False otherwise. It moves no traffic: that needs a real gateway. `up`'s waits, its messages
-// and everything the API server admits or refuses stay real.
+// writes none; a Certificate issued (a TLS Secret signed by the suite's CA, Ready) when its issuer
+// exists, Ready=False otherwise. It moves no traffic: Skipper, the suite's ingress proxy, does that for the
+// Ingresses (cluster.sh); no Gateway API implementation builds here. `up`'s waits, its messages and everything
+// the API server admits or refuses stay real.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -14,8 +16,14 @@ import * as path from "path";
 import type { Cluster } from "./cluster";
 
 export const STAND_IN_CONTROLLER = "dockyard.dev/e2e-stand-in";
-/** The address it publishes for an Ingress: a name that resolves nowhere, since it moves no traffic. */
+/** The address it publishes for an Ingress while no proxy serves it: a name that resolves nowhere. */
 export const STAND_IN_ADDRESS = "stand-in.dockyard-e2e.invalid";
+
+/** An Ingress's address, as `status.loadBalancer.ingress[]` has it. */
+export type IngressAddress = { hostname: string } | { ip: string };
+
+/** openssl req's arguments for a fresh P-256 key and a certificate valid for a day. */
+const NEW_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"];
 
 /** What a pass reads, in the order it destructures them. */
 const KINDS = [
@@ -52,14 +60,26 @@ export class GatewayStandIn {
     private timer?: NodeJS.Timeout;
     private running?: Promise<void>;
     private readonly work = fs.mkdtempSync(path.join(os.tmpdir(), "dockyard-e2e-stand-in-"));
+    /** The address it gives an Ingress of its class: where the proxy that serves them listens, once one does. */
+    ingressAddress: IngressAddress = { hostname: STAND_IN_ADDRESS };
     /** What went wrong in a pass, the last one: a test that waits in vain can say why. */
     lastError?: string;
+
+    /** The suite's CA, whose key signs every certificate it issues: what a client of a route trusts. */
+    readonly ca: string;
+    private readonly caFiles = { key: path.join(this.work, "ca.key"), crt: path.join(this.work, "ca.crt") };
 
     /** `owns`: the namespaces whose objects it acts on (the suite's). */
     constructor(
         private readonly cluster: Cluster,
         private readonly owns: (namespace: string) => boolean,
-    ) {}
+    ) {
+        execFileSync("openssl", [
+            "req", "-x509", ...NEW_KEY, "-keyout", this.caFiles.key, "-out", this.caFiles.crt, "-subj", "/CN=dockyard-e2e CA",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign",
+        ], { stdio: "ignore" });
+        this.ca = fs.readFileSync(this.caFiles.crt, "utf8");
+    }
 
     /** A pass every second until `stop`. */
     start(): void {
@@ -145,7 +165,7 @@ export class GatewayStandIn {
         }
         const ourIngressClasses = new Set(ingressClasses.filter((c) => c.spec.controller === STAND_IN_CONTROLLER).map((c) => c.metadata.name));
         for (const ingress of ingresses.filter((i) => ourIngressClasses.has(i.spec.ingressClassName) && !i.status?.loadBalancer?.ingress?.length)) {
-            await this.patchStatus(ingress, "ingresses.v1.networking.k8s.io", { loadBalancer: { ingress: [{ hostname: STAND_IN_ADDRESS }] } });
+            await this.patchStatus(ingress, "ingresses.v1.networking.k8s.io", { loadBalancer: { ingress: [this.ingressAddress] } });
         }
     }
 
@@ -155,15 +175,19 @@ export class GatewayStandIn {
         return this.issued.has(`${namespace}/${name}`);
     }
 
-    /** A TLS Secret for the hosts, self-signed with a fresh key, as a self-signed issuer would make it. */
+    /** A TLS Secret for the hosts with a fresh key, signed by the suite's CA, as cert-manager's CA issuer makes it. */
     private async issue(namespace: string, name: string, hosts: string[]): Promise<void> {
         const key = path.join(this.work, `${namespace}-${name}.key`);
         const crt = path.join(this.work, `${namespace}-${name}.crt`);
         execFileSync("openssl", [
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-            "-keyout", key, "-out", crt, "-subj", `/CN=${hosts[0]}`, "-addext", `subjectAltName=${hosts.map((h) => `DNS:${h}`).join(",")}`,
+            "req", "-x509", "-CA", this.caFiles.crt, "-CAkey", this.caFiles.key, ...NEW_KEY, "-keyout", key, "-out", crt,
+            "-subj", `/CN=${hosts[0]}`, "-addext", `subjectAltName=${hosts.map((h) => `DNS:${h}`).join(",")}`,
+            "-addext", "basicConstraints=critical,CA:FALSE", "-addext", "extendedKeyUsage=serverAuth",
         ], { stdio: "ignore" });
-        await this.cluster.kubectlOk(["create", "secret", "tls", name, "-n", namespace, "--cert", crt, "--key", key]);
+        await this.cluster.kubectlOk([
+            "create", "secret", "generic", name, "-n", namespace, "--type=kubernetes.io/tls",
+            `--from-file=tls.crt=${crt}`, `--from-file=tls.key=${key}`, `--from-file=ca.crt=${this.caFiles.crt}`,
+        ]);
         this.issued.add(`${namespace}/${name}`);
     }
 
