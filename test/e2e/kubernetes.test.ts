@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type * as automation from "@pulumi/pulumi/automation";
 import { strict as assert } from "assert";
 import { execFileSync, spawnSync } from "child_process";
-import { randomBytes } from "crypto";
+import { X509Certificate, randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -23,6 +23,7 @@ import { type Engine, changes, startEngine } from "../support/engine";
 import { type StateStore, startStateStore } from "../support/stateStore";
 import { GatewayStandIn, STAND_IN_ADDRESS, STAND_IN_CONTROLLER } from "../support/gatewayStandIn";
 import { IngressClient, type LoopSummary } from "../support/ingressClient";
+import { type SuiteCa, makeSuiteCa } from "../support/suiteCa";
 import { Probe, type ProbeSummary } from "../support/probe";
 import { PrometheusApi } from "../support/prometheus";
 import { stackConfig } from "../support/stacks";
@@ -1333,6 +1334,9 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
     /** Runs the edge stack's program: the W steps run beside the P and O steps, so not in this process. */
     let edgeWorker: StackWorker | undefined;
     let standIn: GatewayStandIn | undefined;
+    /** The suite's CA, which its ClusterIssuer issues with, and the directory holding its files. */
+    let suiteCa: SuiteCa | undefined;
+    let caDir: string | undefined;
     /** Local cluster only: where Skipper, the suite's ingress proxy, listens once W5 started it. */
     let ingressProxy: { address: string; port: number } | undefined;
 
@@ -1355,12 +1359,19 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
 
     /** W1. a certificate from an issuer that does not exist fails `up` within the bound, naming the issuer; no route is made */
     async function edgeW1(): Promise<void> {
-        // What a platform team installs: the class its controller serves, and an issuer.
+        // What a platform team installs: cert-manager (on the local cluster the real controller; on one's own the
+        // stand-in issues), a CA issuer with the suite's CA, and the class its Gateway controller serves.
+        caDir = fs.mkdtempSync(path.join(os.tmpdir(), "dockyard-e2e-ca-"));
+        suiteCa = makeSuiteCa(caDir);
+        if (cluster.local) {
+            await cluster.certManager("start");
+            await cluster.kubectlOk(["create", "secret", "tls", SUITE_ISSUER, "-n", "cert-manager", "--cert", suiteCa.certFile, "--key", suiteCa.keyFile]);
+        }
         await cluster.kubectlOk(["apply", "-f", "-"], [
             JSON.stringify({ apiVersion: "gateway.networking.k8s.io/v1", kind: "GatewayClass", metadata: { name: STAND_IN_CLASS }, spec: { controllerName: STAND_IN_CONTROLLER } }),
             JSON.stringify({ apiVersion: "cert-manager.io/v1", kind: "ClusterIssuer", metadata: { name: SUITE_ISSUER }, spec: { ca: { secretName: SUITE_ISSUER } } }),
         ].join("\n"));
-        standIn = new GatewayStandIn(cluster, (ns) => ns.startsWith(namespace));
+        standIn = new GatewayStandIn(cluster, (ns) => ns.startsWith(namespace), cluster.local ? undefined : suiteCa);
         standIn.start();
         edgeImage = refs.server;
         edge = await otherStack("e2e-edge", edgeNamespace);
@@ -1398,8 +1409,9 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
         assert.equal(gateway.status.conditions.find((c: any) => c.type === "Programmed").status, "True");
         assert.deepEqual(gateway.spec.listeners.map((l: any) => `${l.name} ${l.protocol}/${l.port}`), ["https HTTPS/443", "http HTTP/80"]);
         const secret = await cluster.getJson(["get", "secret", "dockyard-tls", "-n", edgeNamespace]);
-        const cert = new (await import("crypto")).X509Certificate(Buffer.from(secret.data["tls.crt"], "base64"));
+        const cert = new X509Certificate(Buffer.from(secret.data["tls.crt"], "base64"));
         assert.equal(cert.subjectAltName, `DNS:${edgeHost}`);
+        assert.ok(cert.checkIssued(new X509Certificate(suiteCa!.cert)), `issued by the suite's CA, not by ${cert.issuer}`);
         const policy = await cluster.getJson(["get", "networkpolicy", "server", "-n", edgeNamespace]);
         assert.deepEqual(policy.spec.podSelector.matchLabels, { "app.kubernetes.io/name": "server", "app.kubernetes.io/instance": "server-workload" });
         assert.deepEqual(policy.spec.policyTypes, ["Ingress"]);
@@ -1492,8 +1504,9 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
         const controllerNamespace = `${namespace}-ingress`;
         await cluster.kubectlOk(["apply", "-f", "-"], JSON.stringify({ apiVersion: "networking.k8s.io/v1", kind: "IngressClass", metadata: { name: STAND_IN_CLASS }, spec: { controller: STAND_IN_CONTROLLER } }));
         if (cluster.local) {
-            ingressProxy = await cluster.ingress("start", STAND_IN_CLASS, edgeNamespace);
-            standIn!.ingressAddress = { ip: ingressProxy.address };
+            const proxy = await cluster.startIngress(STAND_IN_CLASS, edgeNamespace);
+            standIn!.ingressAddress = { ip: proxy.address };
+            ingressProxy = proxy;
         }
         await edge!.removeConfig("dockyard:gateway");
         await edge!.setAllConfig({
@@ -1512,8 +1525,9 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
         const certificate = await cluster.getJson(["get", "certificates.v1.cert-manager.io", "server", "-n", edgeNamespace]);
         assert.equal(certificate.status.conditions.find((c: any) => c.type === "Ready").status, "True");
         const secret = await cluster.getJson(["get", "secret", "server-tls", "-n", edgeNamespace]);
-        const cert = new (await import("crypto")).X509Certificate(Buffer.from(secret.data["tls.crt"], "base64"));
+        const cert = new X509Certificate(Buffer.from(secret.data["tls.crt"], "base64"));
         assert.equal(cert.subjectAltName, `DNS:${edgeHost}`);
+        assert.ok(cert.checkIssued(new X509Certificate(suiteCa!.cert)), `issued by the suite's CA, not by ${cert.issuer}`);
         const policy = await cluster.getJson(["get", "networkpolicy", "server", "-n", edgeNamespace]);
         assert.deepEqual(policy.spec.ingress[1], { from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": controllerNamespace } } }], ports: [{ port: "http", protocol: "TCP" }] });
         assert.equal((await cluster.kubectlOk(["get", "httproutes,gateways", "-n", edgeNamespace, "-o", "name"])).trim(), "", "the Gateway's objects are gone");
@@ -1556,7 +1570,7 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
         if (!cluster.local) this.skip();
         const url = (await edge!.outputs()).apps.value.server.url as string;
         assert.equal(url, `https://${edgeHost}/`);
-        const client = new IngressClient(ingressProxy!.port, standIn!.ca);
+        const client = new IngressClient(ingressProxy!.port, suiteCa!.cert);
         const untrusting = new IngressClient(ingressProxy!.port, tls.rootCertificates.join("\n"));
         try {
             // Skipper polls its routes every second: the first answer may take a poll.
@@ -1566,7 +1580,7 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
             });
             assert.match(first.body, /^Hello, World! Counter: \d+\n$/);
             assert.equal(first.servedSan, `DNS:${edgeHost}`);
-            await assert.rejects(untrusting.get(url), /unable to verify the first certificate/);
+            await assert.rejects(untrusting.get(url), /unable to verify the first certificate|self-signed certificate in certificate chain/);
 
             const before = (await cluster.getJson(["get", "pods", "-n", edgeNamespace, "-l", "app.kubernetes.io/name=server"])).items.map((p: any) => p.metadata.name);
             const loop = client.loop(url, 4);
@@ -1607,8 +1621,14 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
             cluster.firewall("stop");
         }
         // The stack goes in 7, beside the others.
-        await Promise.all([standIn!.stop(), edgeWorker!.stop(), ingressProxy && cluster.ingress("stop", edgeNamespace)]);
-        standIn = edgeWorker = undefined;
+        await Promise.all([
+            standIn!.stop(),
+            edgeWorker!.stop(),
+            ingressProxy && cluster.stopIngress(edgeNamespace),
+            cluster.local && cluster.certManager("stop"),
+        ]);
+        standIn = edgeWorker = ingressProxy = undefined;
+        fs.rmSync(caDir!, { recursive: true, force: true });
     });
 
     timed("7. destroy leaves nothing of either stack, no file in the temp dir; stopping the cluster leaves the host as before", async () => {

@@ -8,6 +8,7 @@
 #   e2e-cluster.sh registry-password <state-dir> <password>   give the registry a new password (the old stops working)
 #   e2e-cluster.sh firewall-start|firewall-stop <state-dir>   start kube-router's NetworkPolicy enforcer on every node,
 #                                                 or stop it and remove its rules
+#   e2e-cluster.sh cert-manager-start|cert-manager-stop <state-dir>   start cert-manager's controller, or stop it
 #   e2e-cluster.sh ingress-start <state-dir> <class> <namespace>   start Skipper, the ingress proxy, for the Ingresses
 #                                                 of that class there; prints where it listens
 #   e2e-cluster.sh ingress-stop <state-dir> <namespace>   stop it and remove its identity
@@ -349,12 +350,30 @@ subjects: [{ apiGroup: rbac.authorization.k8s.io, kind: User, name: dockyard-e2e
 EOF
 }
 
-# The suite's ingress proxy: Skipper (engines/skipper.sh) in the first node's namespace on port 443, as a
-# cluster's edge would run it: it serves the Ingresses of one class in one namespace, terminates TLS with their
-# Secrets and proxies to the pods' addresses over the nodes' network. It reads the API as a ServiceAccount that
-# may read only that namespace's Ingresses, Services, EndpointSlices and Secrets, and trusts the cluster's CA
-# (Go reads SSL_CERT_FILE). Started only while a test asks for it; prints {"address", "port"}: where the
-# nodes reach it, and the host's loopback port that socat carries to it.
+# What a platform team installs for the way in, each started only while the W steps ask for it.
+#
+# cert-manager's controller (engines/cert-manager.sh) in the first node's namespace, issuing for every namespace
+# and keeping its ClusterIssuers' Secrets in the namespace cert-manager; it runs as the cluster admin instead of
+# with the RBAC its own manifests carry, as metrics-server does here.
+cert_manager_start() {
+    local bin; bin=$("$here/engines/cert-manager.sh")
+    kubectl_ create namespace cert-manager >/dev/null
+    start cert-manager "$bin/cert-manager-controller" --kubeconfig="$S/config/metrics-server.kubeconfig" \
+        --leader-elect=false --cluster-resource-namespace=cert-manager --metrics-listen-address=127.0.0.1:9402
+    wait_for "cert-manager's controller" 60 in_netns curl -fsS http://127.0.0.1:9402/metrics
+}
+
+cert_manager_stop() {
+    kill_pid_file "$S/pids/cert-manager"
+    kubectl_ delete --ignore-not-found namespace cert-manager >/dev/null
+}
+
+# Skipper (engines/skipper.sh), the ingress proxy, in the first node's namespace on port 443, as a cluster's edge
+# would run it: it serves the Ingresses of one class in one namespace, terminates TLS with their Secrets and
+# proxies to the pods' addresses over the nodes' network. It reads the API as a ServiceAccount that may read only
+# that namespace's Ingresses, Services, EndpointSlices and Secrets, and trusts the cluster's CA (Go reads
+# SSL_CERT_FILE). Prints {"address", "port"}: where the nodes reach it, and the host's loopback port that socat
+# carries to it.
 ingress_start() { # <class> <namespace>
     local class=$1 namespace=$2 bin port
     bin=$("$here/engines/skipper.sh")
@@ -722,7 +741,7 @@ live_cluster() {
     return 1
 }
 
-usage="usage: e2e-cluster.sh up|down <state-dir> | node-stop|node-start <state-dir> <node> | firewall-start|firewall-stop <state-dir> | ingress-start <state-dir> <class> <namespace> | ingress-stop <state-dir> <namespace> | registry-password <state-dir> <password> | sweep"
+usage="usage: e2e-cluster.sh up|down <state-dir> | node-stop|node-start <state-dir> <node> | firewall-start|firewall-stop <state-dir> | cert-manager-start|cert-manager-stop <state-dir> | ingress-start <state-dir> <class> <namespace> | ingress-stop <state-dir> <namespace> | registry-password <state-dir> <password> | sweep"
 cmd=${1:?$usage}
 case $cmd in
     up)
@@ -768,16 +787,17 @@ case $cmd in
         fi
         log "$cmd: done"
         ;;
-    ingress-start | ingress-stop)
+    cert-manager-start | cert-manager-stop | ingress-start | ingress-stop)
         S=${2:?state dir}
         [[ -f $S/env ]] || { log "no cluster in $S"; exit 1; }
         # shellcheck source=/dev/null
         source "$S/env"
-        if [[ $cmd == ingress-start ]]; then
-            ingress_start "${3:?ingress class}" "${4:?namespace}"
-        else
-            ingress_stop "${3:?namespace}"
-        fi
+        case $cmd in
+            cert-manager-start) cert_manager_start ;;
+            cert-manager-stop) cert_manager_stop ;;
+            ingress-start) ingress_start "${3:?ingress class}" "${4:?namespace}" ;;
+            ingress-stop) ingress_stop "${3:?namespace}" ;;
+        esac
         ;;
     registry-password)
         S=${2:?state dir}; password=${3:?new password}

@@ -142,18 +142,30 @@ export class Cluster {
         execFileSync("bash", [script, `firewall-${action}`, this.stateDir], { stdio: ["ignore", "inherit", "inherit"] });
     }
 
+    /** Local cluster only: cert-manager's controller, issuing for every namespace, started or stopped. */
+    async certManager(action: "start" | "stop"): Promise<void> {
+        await this.harness("cert-manager", `cert-manager-${action}`);
+    }
+
     /**
      * Local cluster only: the suite's ingress proxy (Skipper, in the first node's namespace), started for the
-     * Ingresses of `className` in `namespace`, or stopped. Where it listens: `address`:443 for the nodes, and
-     * 127.0.0.1:`port` for this host.
+     * Ingresses of `className` in `namespace`. Where it listens: `address`:443 for the nodes, and 127.0.0.1:`port`
+     * for this host.
      */
-    ingress(action: "start", className: string, namespace: string): Promise<{ address: string; port: number }>;
-    ingress(action: "stop", namespace: string): Promise<void>;
-    async ingress(action: "start" | "stop", ...args: string[]): Promise<{ address: string; port: number } | void> {
-        if (!this.stateDir) throw new Error("the suite's ingress proxy runs on the local cluster only");
-        const r = await run("bash", [script, `ingress-${action}`, this.stateDir, ...args]);
-        if (r.code !== 0) throw new Error(`ingress-${action} failed (${r.code}): ${r.stderr}`);
-        if (action === "start") return JSON.parse(r.stdout);
+    async startIngress(className: string, namespace: string): Promise<{ address: string; port: number }> {
+        return JSON.parse(await this.harness("the ingress proxy", "ingress-start", className, namespace));
+    }
+
+    async stopIngress(namespace: string): Promise<void> {
+        await this.harness("the ingress proxy", "ingress-stop", namespace);
+    }
+
+    /** Runs one of cluster.sh's commands on the local cluster without blocking the steps running beside it. */
+    private async harness(what: string, command: string, ...args: string[]): Promise<string> {
+        if (!this.stateDir) throw new Error(`${what} runs on the local cluster only`);
+        const r = await run("bash", [script, command, this.stateDir, ...args]);
+        if (r.code !== 0) throw new Error(`cluster.sh ${command} failed (exit ${r.code}): ${r.stderr}`);
+        return r.stdout;
     }
 
     /** Local cluster only: kills a node outright (kubelet, kube-proxy, containerd, its pods' processes), or starts it again. */

@@ -1,19 +1,19 @@
-// A STAND-IN for three controllers that do not build here (docs/testing.md): a Gateway API implementation, an
-// ingress controller and cert-manager's controller. It writes what they would write, and nothing else, for
+// A STAND-IN for what does not build here (docs/testing.md): a Gateway API implementation, the part of an
+// ingress controller that publishes an Ingress's address, and, on a cluster without the harness's real
+// cert-manager (one's own), cert-manager's controller. It writes what they would write, and nothing else, for
 // objects in the suite's own namespaces only: a GatewayClass of its own Accepted; an Ingress of an IngressClass
-// of its own given an address (where the suite's ingress proxy listens, when it runs), as an ingress controller
-// publishes its own; a Gateway of that class Programmed once every
-// certificate its HTTPS listeners name exists; an HTTPRoute's parent status (Accepted, or why not, and
-// ResolvedRefs) where its Gateway exists and is of that class, none where it does not, as a real controller
-// writes none; a Certificate issued (a TLS Secret signed by the suite's CA, Ready) when its issuer
-// exists, Ready=False otherwise. It moves no traffic: Skipper, the suite's ingress proxy, does that for the
-// Ingresses (cluster.sh); no Gateway API implementation builds here. `up`'s waits, its messages and everything
-// the API server admits or refuses stay real.
+// of its own given an address (where Skipper, the suite's ingress proxy, listens, when it runs); a Gateway of
+// that class Programmed once every certificate its HTTPS listeners name exists; an HTTPRoute's parent status
+// (Accepted, or why not, and ResolvedRefs) where its Gateway exists and is of that class, none where it does
+// not, as a real controller writes none; and, given a CA, a Certificate issued (a TLS Secret signed by that CA,
+// Ready) when its issuer exists, Ready=False otherwise. It moves no traffic: Skipper does that for the
+// Ingresses (cluster.sh). `up`'s waits, its messages and everything the API server admits or refuses stay real.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import type { Cluster } from "./cluster";
+import { NEW_KEY, type SuiteCa } from "./suiteCa";
 
 export const STAND_IN_CONTROLLER = "dockyard.dev/e2e-stand-in";
 /** The address it publishes for an Ingress while no proxy serves it: a name that resolves nowhere. */
@@ -21,9 +21,6 @@ export const STAND_IN_ADDRESS = "stand-in.dockyard-e2e.invalid";
 
 /** An Ingress's address, as `status.loadBalancer.ingress[]` has it. */
 export type IngressAddress = { hostname: string } | { ip: string };
-
-/** openssl req's arguments for a fresh P-256 key and a certificate valid for a day. */
-const NEW_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"];
 
 /** What a pass reads, in the order it destructures them. */
 const KINDS = [
@@ -65,21 +62,15 @@ export class GatewayStandIn {
     /** What went wrong in a pass, the last one: a test that waits in vain can say why. */
     lastError?: string;
 
-    /** The suite's CA, whose key signs every certificate it issues: what a client of a route trusts. */
-    readonly ca: string;
-    private readonly caFiles = { key: path.join(this.work, "ca.key"), crt: path.join(this.work, "ca.crt") };
-
-    /** `owns`: the namespaces whose objects it acts on (the suite's). */
+    /**
+     * `owns`: the namespaces whose objects it acts on (the suite's). `issuingWith`: the CA it issues certificates
+     * with, standing in for cert-manager's controller too; none where the real one runs.
+     */
     constructor(
         private readonly cluster: Cluster,
         private readonly owns: (namespace: string) => boolean,
-    ) {
-        execFileSync("openssl", [
-            "req", "-x509", ...NEW_KEY, "-keyout", this.caFiles.key, "-out", this.caFiles.crt, "-subj", "/CN=dockyard-e2e CA",
-            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign",
-        ], { stdio: "ignore" });
-        this.ca = fs.readFileSync(this.caFiles.crt, "utf8");
-    }
+        private readonly issuingWith?: SuiteCa,
+    ) {}
 
     /** A pass every second until `stop`. */
     start(): void {
@@ -118,12 +109,12 @@ export class GatewayStandIn {
         for (const c of classes.filter((c) => ours.has(c.metadata.name))) {
             await this.setConditions(c, "gatewayclasses.v1.gateway.networking.k8s.io", [cond("Accepted", true, "Accepted", "handled by the suite's stand-in")]);
         }
-        for (const issuer of [...issuers, ...clusterIssuers]) {
+        for (const issuer of this.issuingWith ? [...issuers, ...clusterIssuers] : []) {
             const resource = issuer.kind === "Issuer" ? "issuers.v1.cert-manager.io" : "clusterissuers.v1.cert-manager.io";
             await this.setConditions(issuer, resource, [cond("Ready", true, "IsReady", "Signing CA verified")]);
         }
         const has = (list: Obj[], namespace: string | undefined, name: string) => list.some((o) => o.metadata.name === name && o.metadata.namespace === namespace);
-        for (const cert of certificates) {
+        for (const cert of this.issuingWith ? certificates : []) {
             const ns = cert.metadata.namespace!;
             const ref = cert.spec.issuerRef;
             const issuerExists = ref.kind === "Issuer" ? has(issuers, ns, ref.name) : has(clusterIssuers, undefined, ref.name);
@@ -177,16 +168,17 @@ export class GatewayStandIn {
 
     /** A TLS Secret for the hosts with a fresh key, signed by the suite's CA, as cert-manager's CA issuer makes it. */
     private async issue(namespace: string, name: string, hosts: string[]): Promise<void> {
+        const ca = this.issuingWith!;
         const key = path.join(this.work, `${namespace}-${name}.key`);
         const crt = path.join(this.work, `${namespace}-${name}.crt`);
         execFileSync("openssl", [
-            "req", "-x509", "-CA", this.caFiles.crt, "-CAkey", this.caFiles.key, ...NEW_KEY, "-keyout", key, "-out", crt,
+            "req", "-x509", "-CA", ca.certFile, "-CAkey", ca.keyFile, ...NEW_KEY, "-keyout", key, "-out", crt,
             "-subj", `/CN=${hosts[0]}`, "-addext", `subjectAltName=${hosts.map((h) => `DNS:${h}`).join(",")}`,
             "-addext", "basicConstraints=critical,CA:FALSE", "-addext", "extendedKeyUsage=serverAuth",
         ], { stdio: "ignore" });
         await this.cluster.kubectlOk([
             "create", "secret", "generic", name, "-n", namespace, "--type=kubernetes.io/tls",
-            `--from-file=tls.crt=${crt}`, `--from-file=tls.key=${key}`, `--from-file=ca.crt=${this.caFiles.crt}`,
+            `--from-file=tls.crt=${crt}`, `--from-file=tls.key=${key}`, `--from-file=ca.crt=${ca.certFile}`,
         ]);
         this.issued.add(`${namespace}/${name}`);
     }
