@@ -1348,7 +1348,6 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
     const edgeServer = (more: Record<string, unknown> = {}) => ({ ...SERVER_PROBES, replicas: 1, route: { hosts: [edgeHost] }, image: edgeImage, env: edgeEnv, ...more });
 
     /** The edge stack's config: staging's server, one replica, routed through `gateway`. */
-
     async function configureEdge(gateway: Record<string, unknown>, route: Record<string, unknown> = { hosts: [edgeHost] }, timeout = 60): Promise<void> {
         await edge!.setAllConfig({
             "dockyard:gateway": { value: JSON.stringify(gateway) },
