@@ -1344,15 +1344,17 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
     let edgeImage: string;
     /** The env W6's rolling update gave the edge stack's server, kept by the steps after it. */
     let edgeEnv: Record<string, string> | undefined;
+    /** Its probes and metrics, scraped as a cluster with the Prometheus Operator would: through a ServiceMonitor. */
+    const EDGE_PROBES = { ...SERVER_PROBES, metrics: { ...metrics, scrape: "serviceMonitor" } };
     /** The edge stack's server once it is routed: staging's server, one replica, at `edgeHost`. */
-    const edgeServer = (more: Record<string, unknown> = {}) => ({ ...SERVER_PROBES, replicas: 1, route: { hosts: [edgeHost] }, image: edgeImage, env: edgeEnv, ...more });
+    const edgeServer = (more: Record<string, unknown> = {}) => ({ ...EDGE_PROBES, replicas: 1, route: { hosts: [edgeHost] }, image: edgeImage, env: edgeEnv, ...more });
 
     /** The edge stack's config: staging's server, one replica, routed through `gateway`. */
     async function configureEdge(gateway: Record<string, unknown>, route: Record<string, unknown> = { hosts: [edgeHost] }, timeout = 60): Promise<void> {
         await edge!.setAllConfig({
             "dockyard:gateway": { value: JSON.stringify(gateway) },
             "dockyard:readyTimeoutSeconds": { value: String(timeout) },
-            "dockyard:apps": { value: JSON.stringify({ server: { ...SERVER_PROBES, replicas: 1, route, image: edgeImage } }) },
+            "dockyard:apps": { value: JSON.stringify({ server: { ...EDGE_PROBES, replicas: 1, route, image: edgeImage } }) },
         });
     }
 
@@ -1389,7 +1391,10 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
         assert.equal((await cluster.kubectlOk(["get", "httproutes,gateways", "-n", edgeNamespace, "-o", "name"])).trim(), "", "nothing waits on a certificate that is not there");
     }
 
-    /** W2. up: the stack's Gateway Programmed with its issued certificate, the route Accepted to the Service, a NetworkPolicy, the https URL as an output */
+    /**
+     * W2. up: the stack's Gateway Programmed with its issued certificate, the route Accepted to the Service, a
+     * ServiceMonitor for the metrics, a NetworkPolicy, the https URL as an output
+     */
     async function edgeW2(): Promise<void> {
         await configureEdge({ gatewayClassName: STAND_IN_CLASS, issuer: { name: SUITE_ISSUER } });
         const { summary, outputs, ops } = await edgeWorker!.up();
@@ -1411,6 +1416,16 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
         const cert = new X509Certificate(Buffer.from(secret.data["tls.crt"], "base64"));
         assert.equal(cert.subjectAltName, `DNS:${edgeHost}`);
         assert.ok(cert.checkIssued(new X509Certificate(suiteCa!.cert)), `issued by the suite's CA, not by ${cert.issuer}`);
+        // What the Prometheus Operator reads: the ServiceMonitor, admitted by its real CRD, selects the Service by
+        // labels it carries, on the Service port that reaches the metrics.
+        const monitor = await cluster.getJson(["get", "servicemonitors.v1.monitoring.coreos.com", "server", "-n", edgeNamespace]);
+        const service = await cluster.getJson(["get", "service", "server", "-n", edgeNamespace]);
+        for (const [key, value] of Object.entries(monitor.spec.selector.matchLabels)) assert.equal(service.metadata.labels[key], value, `the Service is labelled ${key}=${value}`);
+        assert.deepEqual(monitor.spec.endpoints, [{ port: "metrics", path: metrics.path ?? "/metrics" }]);
+        assert.deepEqual(
+            service.spec.ports.filter((p: any) => p.name === "metrics").map((p: any) => `${p.port}->${p.targetPort}`),
+            [`${metrics.port}->metrics`],
+        );
         const policy = await cluster.getJson(["get", "networkpolicy", "server", "-n", edgeNamespace]);
         assert.deepEqual(policy.spec.podSelector.matchLabels, { "app.kubernetes.io/name": "server", "app.kubernetes.io/instance": "server-workload" });
         assert.deepEqual(policy.spec.policyTypes, ["Ingress"]);

@@ -6,7 +6,7 @@
 # from a CA issuer and writes the Certificate and issuer conditions as today's does, against today's CRDs
 # (engines/crds.sh), which keep the v1 API it speaks. A wrapper module carries the replace its go.mod declares.
 source "$(dirname "$0")/lib.sh"
-VERSION="${CERT_MANAGER_VERSION:-v1.11.5}"
+VERSION="${CERT_MANAGER_CONTROLLER_VERSION:-v1.11.5}"
 dir=$(engine_dir cert-manager "$VERSION")
 
 build() {
