@@ -1664,7 +1664,7 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
         for (const ns of [namespace, prodNamespace, `${namespace}-fresh`, edgeNamespace]) {
             await waitUntil(`namespace ${ns} to be gone`, 120_000, async () => ((await cluster.kubectl(["get", "namespace", ns])).code !== 0 ? true : undefined));
         }
-        const left = await cluster.kubectlOk(["get", "deployments,services,jobs,secrets,serviceaccounts,pdb,networkpolicies,httproutes,gateways,certificates", "-A", "-l", "app.kubernetes.io/part-of=dockyard", "-o", "name"]);
+        const left = await cluster.kubectlOk(["get", "deployments,services,jobs,secrets,serviceaccounts,pdb,networkpolicies,httproutes,gateways,certificates,servicemonitors", "-A", "-l", "app.kubernetes.io/part-of=dockyard", "-o", "name"]);
         assert.equal(left.trim(), "");
         // Every up, preview, refresh, recover and drift above ran with this temp dir: none left a file (the
         // provider copies a kubeconfig it is configured with there, client key included, and never deletes it).

@@ -56,6 +56,10 @@ export class IngressClient {
     loop(url: string, workers: number): { stop: () => Promise<LoopSummary>; latest: () => LoopSummary } {
         const summary: LoopSummary = { requests: 0, failures: 0, errors: [] };
         let running = true;
+        const fail = (why: string) => {
+            summary.failures++;
+            if (summary.errors.length < 5) summary.errors.push(why);
+        };
         const worker = async () => {
             while (running) {
                 try {
@@ -68,10 +72,6 @@ export class IngressClient {
                     fail((e as Error).message);
                 }
             }
-        };
-        const fail = (why: string) => {
-            summary.failures++;
-            if (summary.errors.length < 5) summary.errors.push(why);
         };
         const all = Promise.all(Array.from({ length: workers }, worker));
         return {

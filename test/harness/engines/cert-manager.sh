@@ -2,9 +2,9 @@
 # Builds cert-manager's controller (github.com/cert-manager/cert-manager, cmd/controller) and prints the
 # directory holding it. Since v1.12 the controller's `main` is a module of its own, which the Go module proxy
 # does not serve; v1.11.5, the last release whose root module holds it, is served and builds. It is old
-# (2023; its reported flaws are tolerable for a test-only controller on the suite's own cluster), but it issues
-# from a CA issuer and writes the Certificate and issuer conditions as today's does, against today's CRDs
-# (engines/crds.sh), which keep the v1 API it speaks. A wrapper module carries the replace its go.mod declares.
+# (2023; its reported flaws are tolerable for a test-only controller on the suite's own cluster); against today's
+# CRDs (engines/crds.sh), which keep the v1 API it speaks, it issues from a CA issuer and writes the Certificate's
+# `Ready`, all the W steps need (ACME is untried). A wrapper module carries the replace its go.mod declares.
 source "$(dirname "$0")/lib.sh"
 VERSION="${CERT_MANAGER_CONTROLLER_VERSION:-v1.11.5}"
 dir=$(engine_dir cert-manager "$VERSION")
