@@ -36,6 +36,9 @@ async function main() {
     const outputs: pulumi.Output<unknown>[] =
         mode === "raw" ? plan.apps.map(({ name }) => raw(target, name)) : Object.values(compose(plan)).map((o) => pulumi.all([o.imageRef, o.endpoint]));
     await Promise.all(outputs.map((o) => new Promise((resolve) => o.apply(resolve))));
+    // A resource whose inputs wait on another's outputs (the Deployment on the image's digest) registers after
+    // the outputs above resolve: the run ends when the engine has every registration.
+    await pulumi.runtime.disconnect();
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     console.log(JSON.stringify({ ms, maxRssMiB: process.resourceUsage().maxRSS / 1024, registered }));
 }
