@@ -15,10 +15,9 @@
 #   e2e-cluster.sh sweep                          `down` every state dir whose owner process is gone
 #
 # Each node is a network namespace made here with its own containerd, kubelet and kube-proxy (and, while a
-# test asks for it, kube-router's firewall; the first node also cert-manager's controller and Skipper), a pod
-# CIDR of its own and routes to the other's. The first also
-# holds etcd, the control plane and the registry; the second is joined to it by a veth pair on the first
-# one's bridge. socat forwards two loopback ports of the host into the first (the API server, the registry),
+# test asks for it, kube-router's firewall), a pod CIDR of its own and routes to the other's. The first also
+# holds etcd, the control plane and the registry (and, while a test asks for them, cert-manager's controller
+# and Skipper); the second is joined to it by a veth pair on the first one's bridge. socat forwards two loopback ports of the host into the first (the API server, the registry),
 # so the engine and the Docker engine reach them as 127.0.0.1:<port>; a socat in the second namespace gives
 # its node the registry under the same name. What the kubelets change on the host (three sysctls, a few
 # directories, cgroups) is recorded before they start and restored by `down`.
