@@ -2,7 +2,9 @@
 import { type ClusterObject, Gateway, GoApp, type GoAppArgs, RegistryLoginError, STACK_ANNOTATION, checkRegistryLogin, currentStackName, jobRunCompleted } from "@dockyard/components";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { PROMOTED, type StackPlan, parseStackConfig, readRawConfig, withEnvironmentDefaults, withPromotedImages } from "./config";
+import * as fs from "fs";
+import * as path from "path";
+import { PROMOTED, type StackPlan, parseStackConfig, readRawConfig, stackFileSecretLeaves, withEnvironmentDefaults, withPromotedImages } from "./config";
 import { GATEWAY_RESOURCE, refuseForeignObjects } from "./ownership";
 
 /** What each app exports. */
@@ -36,18 +38,27 @@ function podSecurityLabels(version: string): Record<string, string> {
  * goes through that provider; it reads the same cluster settings as the default one.
  */
 function createNamespace(name: string, podSecurityVersion: string): k8s.core.v1.Namespace {
+    const provider = new k8s.Provider("namespace-provider", namespaceProviderArgs());
+    const metadata = { name, labels: podSecurityLabels(podSecurityVersion), annotations: { [STACK_ANNOTATION]: currentStackName() } };
+    return new k8s.core.v1.Namespace("namespace", { metadata }, { provider });
+}
+
+/**
+ * The namespace provider's settings: the same cluster as the default provider's (`kubernetes:kubeconfig`,
+ * `context`, `cluster`), without server-side apply.
+ */
+export function namespaceProviderArgs(): k8s.ProviderArgs {
     const cluster = new pulumi.Config("kubernetes");
-    const provider = new k8s.Provider("namespace-provider", {
+    return {
         enableServerSideApply: false,
         // Unset, the SDK would pass KUBECONFIG's value, and the provider copies a kubeconfig it is given into a
         // new $TMPDIR/kubeconfig* on every run, client key included, never deleted. Empty, it reads KUBECONFIG
-        // itself, as the default provider does, and writes nothing.
-        kubeconfig: cluster.get("kubeconfig") ?? "",
+        // itself, as the default provider does, and writes nothing. A kubeconfig in the stack's config holds
+        // credentials: it stays a secret in the provider's inputs and the state, however it was set.
+        kubeconfig: cluster.get("kubeconfig") === undefined ? "" : cluster.requireSecret("kubeconfig"),
         context: cluster.get("context"),
         cluster: cluster.get("cluster"),
-    });
-    const metadata = { name, labels: podSecurityLabels(podSecurityVersion), annotations: { [STACK_ANNOTATION]: currentStackName() } };
-    return new k8s.core.v1.Namespace("namespace", { metadata }, { provider });
+    };
 }
 
 export function compose(plan: StackPlan, sourceCommit?: string): Record<string, AppOutputs> {
@@ -151,7 +162,9 @@ export interface ProgramOptions {
  */
 export async function program(env: NodeJS.ProcessEnv = process.env, opts: ProgramOptions = { imagesFrom: env.DOCKYARD_IMAGES_FROM }): Promise<ProgramOutputs> {
     const raw = withEnvironmentDefaults(readRawConfig(), env);
-    let plan = parseStackConfig(opts.imagesFrom ? { ...raw, promoteFrom: opts.imagesFrom } : raw, new pulumi.Config("dockyard").getSecret("registryPassword"));
+    const stackFile = path.join(process.cwd(), `Pulumi.${pulumi.getStack()}.yaml`);
+    const secrets = { secretLeaves: stackFileSecretLeaves(fs.existsSync(stackFile) ? fs.readFileSync(stackFile, "utf8") : undefined) };
+    let plan = parseStackConfig(opts.imagesFrom ? { ...raw, promoteFrom: opts.imagesFrom } : raw, new pulumi.Config("dockyard").getSecret("registryPassword"), secrets);
     if (plan.registryLogin) {
         const { server, username, password } = plan.registryLogin;
         try {

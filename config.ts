@@ -4,9 +4,17 @@ import { GATEWAY_LISTENERS, type GatewayArgs, type GoAppArgs, type RouteArgs, ty
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
+import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 
 const NS = "dockyard";
+
+/**
+ * An environment value: a string, and a number or boolean read as the string it was written as (YAML and
+ * `pulumi config set --path` store `8080` and `true` typed).
+ */
+const envValue = z.union([z.string(), z.number(), z.boolean()], { error: "a string (a number or boolean is read as its text)" }).transform(String);
+const envMap = z.record(z.string(), envValue);
 
 const quantities = z.strictObject({ cpu: z.string().optional(), memory: z.string().optional() });
 const peer = z.strictObject({ namespace: z.string().optional(), podLabels: z.record(z.string(), z.string()).optional(), cidr: z.string().optional() });
@@ -18,7 +26,7 @@ const appShape = {
     /** A prebuilt image by digest: deployed as given, nothing built. */
     image: z.string().optional(),
     port: z.number().optional(),
-    env: z.record(z.string(), z.string()).optional(),
+    env: envMap.optional(),
     args: z.array(z.string()).optional(),
     limits: quantities.optional(),
     /** Prometheus metrics on a port of their own; `scrape` on Kubernetes only. */
@@ -60,6 +68,11 @@ const stackSchema = z.strictObject({
     /** Take each app's image from this stack's `apps.<app>.imageRef` output instead of building. */
     promoteFrom: z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+){0,2}$/, "a stack name: <stack>, or <organization>/<project>/<stack>").optional(),
     registryPassword: z.string().optional(),
+    /**
+     * Secret environment values, per app: `<app>.<NAME>`. A key of its own because Pulumi marks a whole key
+     * secret when any leaf set with `--secret --path` is: inside `apps` it could not tell which value is.
+     */
+    secretEnv: z.record(z.string(), envMap).optional(),
     // Kubernetes only.
     namespace: z.string().optional(),
     createNamespace: z.boolean().optional(),
@@ -127,15 +140,33 @@ export class StackConfigError extends pulumi.RunError {
     }
 }
 
-/** The raw `dockyard:*` values, JSON-decoded where they are JSON (Pulumi passes objects and numbers as strings). */
+/** The keys meant to hold secrets: each must be set with `--secret`, and their values never show in an error. */
+const SECRET_KEYS = ["registryPassword", "secretEnv"];
+
+/** True for a schema that takes a string, under optional and default wrappers. */
+function takesString(schema: z.ZodType | undefined): boolean {
+    let s = schema;
+    while (s instanceof z.ZodOptional || s instanceof z.ZodDefault) s = s.unwrap() as z.ZodType;
+    return s instanceof z.ZodString;
+}
+
+/**
+ * The raw `dockyard:*` values. Pulumi passes objects and numbers as strings: each is JSON-decoded, but a key
+ * whose schema wants a string keeps what was written (an all-digit password stays a string).
+ */
 export function readRawConfig(all: Record<string, string> = pulumi.runtime.allConfig()): Record<string, unknown> {
     const raw: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(all)) {
         if (!key.startsWith(`${NS}:`)) continue;
+        const name = key.slice(NS.length + 1);
+        if (takesString(stackSchema.shape[name as keyof typeof stackSchema.shape])) {
+            raw[name] = value;
+            continue;
+        }
         try {
-            raw[key.slice(NS.length + 1)] = JSON.parse(value);
+            raw[name] = JSON.parse(value);
         } catch {
-            raw[key.slice(NS.length + 1)] = value;
+            raw[name] = value;
         }
     }
     return raw;
@@ -151,18 +182,55 @@ export function withEnvironmentDefaults(raw: Record<string, unknown>, env: NodeJ
     return raw.goImage === undefined && goImage !== undefined && goImage !== "" ? { ...raw, goImage } : raw;
 }
 
-/** True when a key was given as a secret. Relies on the SDK's runtime helper; absent, nothing is refused. */
-function isSecretKey(key: string): boolean {
+/** Whether Pulumi says a key holds a secret: set with `--secret` (a whole key, or a leaf under `--path`), or from an ESC secret. */
+export type SecretKeyTest = (key: string) => boolean;
+
+/** The SDK's own answer, from the secret keys the engine passes the program. */
+const sdkSecretKeyTest: SecretKeyTest = (key) => {
     const runtime = pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean };
-    return runtime.isConfigSecret?.(`${NS}:${key}`) ?? true;
+    return runtime.isConfigSecret?.(`${NS}:${key}`) ?? false;
+};
+
+/** What the stack config holds beside its values: which keys are secret, and where its stack file's secret leaves are. */
+export interface ConfigSecrets {
+    /** Which keys are secret. Default: the SDK's record of the stack's secret keys. */
+    isSecret?: SecretKeyTest;
+    /** The secret leaves of each key as the stack file has them (`apps.server.env.API_KEY`), to name them in an error. Default: none known. */
+    secretLeaves?: (key: string) => string[];
+}
+
+/**
+ * The dotted paths of the `secure:` values under `dockyard:<key>` in a stack file's text: where a secret set
+ * with `--path` sits inside a key that Pulumi can only mark secret as a whole.
+ */
+export function stackFileSecretLeaves(stackFileText: string | undefined): (key: string) => string[] {
+    if (stackFileText === undefined) return () => [];
+    let parsed: unknown;
+    try {
+        parsed = parseYaml(stackFileText);
+    } catch {
+        return () => [];
+    }
+    const config = (parsed as { config?: Record<string, unknown> } | null)?.config ?? {};
+    const walk = (value: unknown, at: string): string[] => {
+        if (value === null || typeof value !== "object") return [];
+        const entries = Object.entries(value as Record<string, unknown>);
+        if (entries.length === 1 && entries[0][0] === "secure") return [at];
+        return entries.flatMap(([k, v]) => walk(v, Array.isArray(value) ? `${at}[${k}]` : `${at}.${k}`));
+    };
+    return (key) => walk(config[`${NS}:${key}`], key);
 }
 
 const show = (value: unknown) => (value === undefined ? "(unset)" : JSON.stringify(value));
+
+/** A value as an error shows it: a secret key's never. */
+const shown = (at: string, value: unknown) => (SECRET_KEYS.includes(at.split(".")[0]) && value !== undefined ? "[secret]" : show(value));
 
 function zodProblems(prefix: string, error: z.ZodError): string[] {
     return error.issues.flatMap((issue) => {
         const at = [prefix, ...issue.path.map(String)].filter(Boolean).join(".");
         const key = `${NS}:${at}`;
+        const show = (value: unknown) => shown(at, value);
         switch (issue.code) {
             case "unrecognized_keys":
                 return issue.keys.map((k) => `${NS}:${at ? `${at}.` : ""}${k}: unknown key`);
@@ -180,7 +248,13 @@ function zodProblems(prefix: string, error: z.ZodError): string[] {
  * Turns raw config into a plan, or throws one StackConfigError listing every problem: unknown keys,
  * wrong types, unknown apps, values out of range, keys that do not apply to the stack's target.
  */
-export function parseStackConfig(raw: Record<string, unknown>, registryPassword?: pulumi.Input<string>): StackPlan {
+export function parseStackConfig(raw: Record<string, unknown>, registryPassword?: pulumi.Input<string>, secrets: ConfigSecrets = {}): StackPlan {
+    const isSecret = secrets.isSecret ?? sdkSecretKeyTest;
+    // Before anything else reads a value: a secret in a key that passes its values on as plain text.
+    const misplacedSecrets = Object.keys(raw)
+        .filter((key) => !SECRET_KEYS.includes(key) && isSecret(key))
+        .map((key) => misplacedSecretProblem(key, secrets.secretLeaves?.(key) ?? []));
+    if (misplacedSecrets.length > 0) throw new StackConfigError(misplacedSecrets);
     const stack = stackSchema.safeParse(raw, { reportInput: true });
     if (!stack.success) {
         // The apps cannot be judged without a target and an apps map: report the top level alone.
@@ -193,8 +267,18 @@ export function parseStackConfig(raw: Record<string, unknown>, registryPassword?
     for (const key of wrongTarget.stack) {
         if (raw[key] !== undefined) problems.add(`${NS}:${key} = ${show(raw[key])}: not used when target is "${settings.target}"`);
     }
-    if (raw.registryPassword !== undefined && !isSecretKey("registryPassword")) {
+    if (raw.registryPassword !== undefined && !isSecret("registryPassword")) {
         problems.add(`${NS}:registryPassword: must be a secret: set it with pulumi config set --secret ${NS}:registryPassword`);
+    }
+    if (raw.secretEnv !== undefined && !isSecret("secretEnv")) {
+        problems.add(`${NS}:secretEnv: must be a secret: set each value with pulumi config set --secret --path ${NS}:secretEnv.<app>.<NAME>`);
+    }
+    for (const [name, values] of Object.entries(settings.secretEnv ?? {})) {
+        if (!(name in settings.apps)) problems.add(`${NS}:secretEnv.${name}: no app "${name}" in ${NS}:apps; secret values go to an app the stack deploys`);
+        const plain = (settings.apps[name] as { env?: Record<string, unknown> } | undefined)?.env ?? {};
+        for (const variable of Object.keys(values)) {
+            if (variable in plain) problems.add(`${NS}:secretEnv.${name}.${variable}: also set in ${NS}:apps.${name}.env; a variable is either plain or secret`);
+        }
     }
     if (raw.registryPassword !== undefined && settings.registry === undefined) {
         problems.add(`${NS}:registryPassword: set, but there is no ${NS}:registry to log in to`);
@@ -238,7 +322,7 @@ export function parseStackConfig(raw: Record<string, unknown>, registryPassword?
         // What is misplaced is reported above; the rest of the app's values are still checked.
         const checked = Object.fromEntries(Object.entries(app.data).filter(([k]) => !misplaced.includes(k) && !(k === "route" && routeRefused))) as AppConfig;
         const args = toGoAppArgs(name, checked, settings, registryPassword);
-        for (const p of validateGoAppArgs(args)) problems.add(formatProblem({ ...p, field: configKeyFor(name, p.field) }));
+        for (const p of validateGoAppArgs(args)) problems.add(formatProblem({ ...p, field: configKeyFor(name, p.field, settings.secretEnv?.[name]) }));
         apps.push({ name, args });
     }
     for (const p of clashes(apps)) problems.add(p);
@@ -259,6 +343,27 @@ export function parseStackConfig(raw: Record<string, unknown>, registryPassword?
                 : undefined,
         gateway: gateway.args,
     };
+}
+
+/**
+ * Why a secret cannot stay in `key`, and what to run instead. Pulumi marks a key secret as a whole, so the
+ * program cannot tell which of its values is: passed on, every one would reach the cluster and the state
+ * as plain text. Secret env values have a key of their own; other keys take no secrets.
+ */
+function misplacedSecretProblem(key: string, leaves: string[]): string {
+    const envLeaf = /^apps\.([^.]+)\.env\.([^.]+)$/;
+    const moves = leaves.flatMap((leaf) => {
+        const m = envLeaf.exec(leaf);
+        return m ? [`pulumi config rm --path ${NS}:${leaf} && pulumi config set --secret --path ${NS}:secretEnv.${m[1]}.${m[2]} <value>`] : [];
+    });
+    const where = leaves.length > 0 ? ` (secret: ${leaves.map((l) => `${NS}:${l}`).join(", ")})` : "";
+    const fix =
+        moves.length === leaves.length && moves.length > 0
+            ? `move it: ${moves.join("; ")}`
+            : key === "apps"
+              ? `move each secret env value to ${NS}:secretEnv: pulumi config rm --path ${NS}:apps.<app>.env.<NAME> && pulumi config set --secret --path ${NS}:secretEnv.<app>.<NAME> <value>`
+              : `set it without --secret (only ${SECRET_KEYS.map((k) => `${NS}:${k}`).join(" and ")} hold secrets)`;
+    return `${NS}:${key}: holds a secret value${where}, but Pulumi marks the whole key secret and the program cannot tell which value is, so it would deploy it as plain text; ${fix}`;
 }
 
 /** The Gateway name a stack gives its own when `dockyard:gateway.name` is unset. */
@@ -393,7 +498,10 @@ export function toGoAppArgs(name: string, app: AppConfig, s: StackSettings, regi
         app.image !== undefined || s.promoteFrom !== undefined
             ? { ref: app.image ?? PROMOTED, registry }
             : { goImage: s.goImage, runtimeImage: s.runtimeImage, platform: s.platform, buildOnPreview: s.buildOnPreview, registry };
-    const common = { appDir: path.join(s.appsDir, name), kind: app.kind, port: app.port, env: app.env, args: app.args, metrics: app.metrics, image };
+    // Secret values stay Pulumi secrets: the components pass them through a Secret, never as plain text.
+    const secretEnv = Object.entries(s.secretEnv?.[name] ?? {}).map(([k, v]) => [k, pulumi.secret(v)] as const);
+    const env = app.env === undefined && secretEnv.length === 0 ? undefined : { ...app.env, ...Object.fromEntries(secretEnv) };
+    const common = { appDir: path.join(s.appsDir, name), kind: app.kind, port: app.port, env, args: app.args, metrics: app.metrics, image };
     if (s.target === "docker") {
         const hostIp = app.kind === "job" ? undefined : s.hostIp;
         return {
@@ -429,9 +537,10 @@ export function toGoAppArgs(name: string, app: AppConfig, s: StackSettings, regi
 }
 
 /** Where a GoApp argument came from in the stack config, so errors name the key the user wrote. */
-function configKeyFor(app: string, field: string): string {
+function configKeyFor(app: string, field: string, secretEnv: Record<string, string> = {}): string {
     const [head, ...rest] = field.split(".");
     const tail = rest.join(".");
+    if (head === "env" && tail in secretEnv) return `${NS}:secretEnv.${app}.${tail}`;
     if (head === "image") {
         if (tail.startsWith("registry")) return `${NS}:${tail}`;
         if (tail === "ref") return `${NS}:apps.${app}.image`;

@@ -30,6 +30,8 @@ export function formatProblem(p: ArgProblem): string {
 
 function show(value: unknown): string {
     if (value === undefined) return "(unset)";
+    // Never its text: an Output may be a secret, and is only known at deploy time.
+    if (pulumi.Output.isInstance(value) || value instanceof Promise) return "(an Output)";
     if (typeof value === "string") return JSON.stringify(value);
     try {
         return JSON.stringify(value) ?? String(value);

@@ -54,7 +54,7 @@ const cases: [string, Raw, string[]][] = [
     ["an unknown service type", withApp(kube, "server", { serviceType: "External" }), ['dockyard:apps.server.serviceType = "External": one of "ClusterIP", "NodePort", "LoadBalancer"']],
     ["a CPU limit that does not parse", withApp(kube, "server", { limits: { cpu: "lots" } }), ['dockyard:apps.server.limits.cpu = "lots": a positive CPU quantity']],
     ["negative replicas", withApp(kube, "server", { replicas: -1 }), ["dockyard:apps.server.replicas = -1: an integer from 0 to 1000"]],
-    ["an env value that is not a string", withApp(docker, "server", { env: { DEBUG: true } }), ["dockyard:apps.server.env.DEBUG = true: a string"]],
+    ["an env value that is not a string", withApp(docker, "server", { env: { DEBUG: { on: true } } }), ['dockyard:apps.server.env.DEBUG = {"on":true}: a string (a number or boolean is read as its text)']],
     ["a registry password without a registry", { ...kube, registryPassword: "x" }, ["dockyard:registryPassword: must be a secret", "dockyard:registryPassword: set, but there is no dockyard:registry"]],
     ["a registry without a server", { ...kube, registry: { username: "ci" } }, ["dockyard:registry.server = (unset): required, a string"]],
     ["a registry given as a URL", { ...kube, registry: { server: "https://registry.example.com" } }, ['dockyard:registry.server = "https://registry.example.com": a registry host']],
