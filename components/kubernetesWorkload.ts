@@ -322,6 +322,9 @@ export function jobRunCompleted(run: JobRun, found: { job?: object; record?: Run
     return data.spec === run.spec && sameImage;
 }
 
+/** The Job fields whose change replaces the Job, so that it runs again. @internal */
+export const JOB_RERUN_FIELDS = ["spec.template", "spec.backoffLimit", "spec.activeDeadlineSeconds"];
+
 /** The PodDisruptionBudget a service gets, if any. */
 function disruptionBudget(args: Omit<KubernetesWorkloadArgs, "image">): { maxUnavailable: number | string } | false {
     const minReplicas = args.autoscale?.minReplicas ?? args.replicas ?? KUBERNETES_DEFAULTS.replicas;
@@ -517,8 +520,9 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
                             template,
                         },
                     },
-                    // A Job's pod template is immutable: any change to it means a new Job, the old one gone first.
-                    { ...awaitOpts, replaceOnChanges: ["spec"] },
+                    // A Job's pod template is immutable: a change to it, or to the settings a run counts by (jobRun), means
+                    // a new Job that runs again, the old one gone first. Its TTL only says how long to keep it: changed in place.
+                    { ...awaitOpts, replaceOnChanges: JOB_RERUN_FIELDS },
                 );
             }
             // Written once the Job completed (the provider waits for it): what ran last, for a later deploy to
@@ -544,7 +548,15 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
                         template,
                     },
                 },
-                { ...awaitOpts, hooks: notReadyHook(this, name, appName, port, args) },
+                {
+                    ...awaitOpts,
+                    hooks: notReadyHook(this, name, appName, port, args),
+                    // Handing the count to an autoscaler must not drop it: under server-side apply, a field its only manager
+                    // stops applying is reset to its default, 1 replica, until the autoscaler scales back. Ignored, the last
+                    // applied count is applied again while this program still manages the field (a no-op), and left out
+                    // once the autoscaler has taken it over by scaling; a fixed `replicas` again takes it back.
+                    ...(args.autoscale && { ignoreChanges: ["spec.replicas"] }),
+                },
             );
             const servicePort = args.servicePort ?? port;
             this.service = new k8s.core.v1.Service(

@@ -149,7 +149,8 @@ describe("KubernetesWorkload", () => {
         assert.equal(pod.containers[0].securityContext.readOnlyRootFilesystem, true);
         assert.equal(job.metadata.labels["app.kubernetes.io/component"], "job");
         assert.equal(rec.options.get("batch-job")?.deleteBeforeReplace, true);
-        assert.deepEqual(rec.options.get("batch-job")?.replaceOnChanges, ["spec"]);
+        // What it runs and the settings its run counts by; not its TTL, which would otherwise run it again.
+        assert.deepEqual(rec.options.get("batch-job")?.replaceOnChanges, ["spec.template", "spec.backoffLimit", "spec.activeDeadlineSeconds"]);
         assert.equal(w.deployment, undefined);
         assert.equal(w.service, undefined);
         // The run record: written once the Job completed (it depends on the Job), naming what ran.
@@ -346,6 +347,20 @@ describe("KubernetesWorkload on a real cluster's terms", () => {
     describe("autoscale", () => {
         const HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler";
         const autoscale = { minReplicas: 2, maxReplicas: 4, cpuUtilization: 50 };
+
+        it("keeps the replica count the Deployment last applied, so switching to the autoscaler drops no pod", async () => {
+            const rec = optionsRecorder();
+            const w = new KubernetesWorkload("web", { image: DIGEST_REF, namespace: "shop", autoscale }, { transformations: rec.transformations });
+            await deployed(w);
+            assert.equal(registered(DEPLOYMENT, "web-deployment").inputs.spec.replicas, undefined);
+            assert.deepEqual(rec.options.get("web-deployment")?.ignoreChanges, ["spec.replicas"]);
+            // A fixed count is the program's to apply, and takes the field back from an autoscaler.
+            resetRegistrations();
+            const fixed = optionsRecorder();
+            await deployed(new KubernetesWorkload("web", { image: DIGEST_REF, namespace: "shop", replicas: 3 }, { transformations: fixed.transformations }));
+            assert.equal(registered(DEPLOYMENT, "web-deployment").inputs.spec.replicas, 3);
+            assert.equal(fixed.options.get("web-deployment")?.ignoreChanges, undefined);
+        });
 
         it("makes an autoscaling/v2 HorizontalPodAutoscaler on CPU for the Deployment, named after the app", async () => {
             const w = new KubernetesWorkload("web", { image: DIGEST_REF, appName: "server", namespace: "shop", autoscale });
