@@ -1,9 +1,10 @@
 // dockyard recover --stack <stack> [--force]: makes a stack deployable again after a
 // deploy died (a killed runner, a timed-out job, Ctrl-C twice), on a Docker or a Kubernetes stack and on any
 // backend the CLI reaches, with one code path and the CLI's own commands:
-//   1. the lock is read from the backend's own refusal. It goes only when its holder is proven gone: on this
-//      host its pid no longer runs; on another host, only with --force. A live holder, or a lock line that
-//      cannot be read, is named and left alone. The dead lock itself is deleted (file and S3 backends), not
+//   1. the lock is read from the backend's own refusal. It goes only when its holder is proven gone: this
+//      process reaped it, or a dockyard command of this pid namespace recorded starting it and it no longer runs
+//      (runRecords.ts); any other, only with --force. A live holder, or a lock line that cannot be read, is named
+//      and left alone; Pulumi Cloud's refusal, which names no lock, is left to `pulumi cancel`. The dead lock itself is deleted (file and S3 backends), not
 //      every lock of the stack, so a deploy that started meanwhile keeps its own.
 //   2. each pending create is resolved: on Kubernetes, an object the dead run made (it names this stack in
 //      STACK_ANNOTATION) is taken into the state under its ID (`pulumi stack import` of the state with that
@@ -21,6 +22,7 @@ import { type ClusterObject, type ClusterSettings, kubectlGet, notOurs, pluralOf
 import { STACK_ANNOTATION, namesStack } from "../internal/stack";
 import { type Deployment, orphanContainers, removeContainers, stackContainers } from "./containers";
 import { findProject, parseArgs, pulumi, required, selectStack } from "./project";
+import { type RunRecord, findRun, forgetRun, startTime } from "./runRecords";
 import type { Verb } from "./verb";
 
 /** A lock as the backend names it when it refuses to start: where it is, who took it, where and when. */
@@ -59,20 +61,60 @@ export function locksInError(message: string): LockReading | undefined {
     return reading;
 }
 
+/** What recover knows of the processes on this host, for `lockVerdict`. */
+export interface HolderChecks {
+    /** This host's name, as the CLI writes it in a lock. */
+    host: string;
+    /** Whether a process of this pid runs in this pid namespace. */
+    running: (pid: number) => boolean;
+    /** A running process's start time, where the system tells (Linux). */
+    startTime: (pid: number) => string | undefined;
+    /** The record of a CLI that a dockyard command started in this pid namespace since this boot (runRecords.ts). */
+    record: (pid: number) => RunRecord | undefined;
+    /** The CLIs this process itself started and saw exit. */
+    reaped: ReadonlySet<number>;
+}
+
 /**
- * Whether the locks may go. A holder on this host is gone once its pid is; one on another host cannot be
- * checked from here, so only `force` lets its lock go. A live holder, or a lock that cannot be read, keeps them all.
+ * Whether the locks may go. A holder is proven gone when this process started it and saw it exit, or when a
+ * dockyard command of this pid namespace recorded starting it and that process no longer runs (its pid gone, or
+ * another process under it). A pid that merely does not run here proves nothing: a deploy in a container with
+ * this host's name runs in another pid namespace. That lock, and another host's, go only with `force`. A live
+ * holder, or a lock that cannot be read, keeps them all.
  */
-export function lockVerdict(reading: LockReading, host: string, running: (pid: number) => boolean, force: boolean): { removable: boolean; refusals: string[] } {
+export function lockVerdict(reading: LockReading, checks: HolderChecks, force: boolean): { removable: boolean; refusals: string[] } {
     const refusals = [
         ...reading.unreadable.map((line) => `a lock recover cannot read, so it cannot tell whether its deploy stopped: ${line}`),
         ...reading.locks.flatMap((l) => {
             const who = `pid ${l.pid} of ${l.username}@${l.hostname}, since ${l.timestamp}`;
-            if (l.hostname === host) return running(l.pid) ? [`a deploy is running: ${who}. Let it finish or stop it, then recover again`] : [];
-            return force ? [] : [`locked by another machine: ${who}. Recover cannot tell from here whether it still runs; once you know it stopped, run recover again with --force`];
+            if (l.hostname !== checks.host) {
+                return force ? [] : [`locked by another machine: ${who}. Recover cannot tell from here whether it still runs; once you know it stopped, run recover again with --force`];
+            }
+            if (checks.reaped.has(l.pid)) return [];
+            const record = checks.record(l.pid);
+            const live = record ? checks.startTime(l.pid) === record.startTime : checks.running(l.pid);
+            if (live) return [`a deploy is running: ${who}. Let it finish or stop it, then recover again`];
+            if (record || force) return [];
+            return [
+                `locked by ${who}, which does not run in this pid namespace, but no dockyard command here started it: a deploy in a container ` +
+                    `that shares this host's name runs in another pid namespace. Once you know it stopped, run recover again with --force`,
+            ];
         }),
     ];
     return { removable: refusals.length === 0, refusals };
+}
+
+/** The checks of this host, for a process that reaped the CLIs `reaped`. */
+export function hostChecks(reaped: ReadonlySet<number> = new Set()): HolderChecks {
+    return { host: os.hostname(), running: isRunning, startTime, record: findRun, reaped };
+}
+
+/**
+ * Pulumi Cloud's refusal of an update while another holds the stack: it names no lock that could be checked,
+ * so recover says so and leaves it to `pulumi cancel`. Undefined for any other text.
+ */
+export function cloudConflict(message: string): string | undefined {
+    return /\[409\] Conflict: Another update is currently in progress[^\n]*/.exec(message)?.[0].trim();
 }
 
 /** The file a `file://` lock URL names: absolute, or relative to the project (Pulumi.yaml's `file://./.pulumi-state`). */
@@ -276,8 +318,13 @@ export interface Recovery {
 }
 
 export interface RecoverOptions {
-    /** Let another machine's lock go (once you know its deploy stopped). */
+    /**
+     * Let a lock go whose holder recover cannot prove gone: another machine's, or one of this host's name that no
+     * dockyard command here started (once you know its deploy stopped). On Pulumi Cloud: `pulumi cancel`.
+     */
     force: boolean;
+    /** Pids of the Pulumi CLIs this process started and saw exit: their locks are dead. Default: none. */
+    reaped?: ReadonlySet<number>;
     /** The project directory. Default: the current one. */
     projectDir?: string;
     log?: (line: string) => void;
@@ -331,13 +378,29 @@ export async function recoverStack(stack: string, opts: RecoverOptions): Promise
     };
 
     let refresh = runRefresh();
-    const reading = refresh.status !== 0 ? locksInError(`${refresh.stdout}${refresh.stderr}`) : undefined;
+    const refused = refresh.status !== 0 ? `${refresh.stdout}${refresh.stderr}` : "";
+    const reading = locksInError(refused);
     const locks = reading?.locks ?? [];
-    if (reading) {
-        const verdict = lockVerdict(reading, os.hostname(), isRunning, opts.force);
+    const conflict = cloudConflict(refused);
+    if (conflict && !opts.force) {
+        throw new Error(
+            `stack ${stack} was not touched: Pulumi Cloud says another update holds it ("${conflict}"); it names no holder recover could check ` +
+                `(the stack's activity in Pulumi Cloud shows who and since when). Once you know that update stopped, pulumi cancel --stack ${stack} ` +
+                `frees it, or run recover again with --force, which runs it`,
+        );
+    }
+    if (conflict) {
+        pulumi(["cancel", "--yes", "--stack", stack], dir);
+        log(`cancelled the update Pulumi Cloud held stack ${stack} for (--force)`);
+        refresh = runRefresh();
+    } else if (reading) {
+        const verdict = lockVerdict(reading, hostChecks(opts.reaped), opts.force);
         if (!verdict.removable) throw new Error(`stack ${stack} was not touched: ${verdict.refusals.join("; ")}`);
         await removeLocks(stack, locks, dir);
-        for (const l of locks) log(`removed the lock of pid ${l.pid} of ${l.username}@${l.hostname} (since ${l.timestamp}): that deploy is not running`);
+        for (const l of locks) {
+            forgetRun(l.pid);
+            log(`removed the lock of pid ${l.pid} of ${l.username}@${l.hostname} (since ${l.timestamp}): that deploy is not running`);
+        }
         refresh = runRefresh();
     }
     if (refresh.status !== 0) throw new Error(`${refresh.command} failed for stack ${stack}:\n${refresh.stdout}${refresh.stderr}`);
@@ -371,10 +434,12 @@ export const recover: Verb = {
         USAGE,
         "",
         "After a deploy was killed (a cancelled CI job, Ctrl-C twice): removes the stack's lock once its holder is",
-        "proven gone (its pid no longer runs on this host; another host's lock only with --force), resolves each",
+        "proven gone (a dockyard command of this pid namespace started it and it no longer runs; any other lock, such",
+        "as another host's or a container's that shares this host's name, only with --force), resolves each",
         "pending create (on Kubernetes, an object the dead run made, named by its dockyard.dev/stack annotation, is",
         "taken into the state; anything else is left alone) and refreshes the state; on Docker it removes the",
-        "containers the dead run created that the state does not know. A live or unreadable lock is left alone.",
+        "containers the dead run created that the state does not know. A live or unreadable lock is left alone. On",
+        "Pulumi Cloud, whose refusal names no lock, it says so and changes nothing; --force runs pulumi cancel.",
         "--create makes the stack when the backend has none (the dev loop's first command may be this one).",
         "Exit codes: 0 deployable (or nothing to recover); 1 left alone, with the reason; 2 bad input or a failed check.",
     ].join("\n"),

@@ -11,6 +11,7 @@ import { withoutBuildProgress } from "./buildProgress";
 import { compileErrors } from "./compileErrors";
 import { type Project, findProject, parseArgs, pulumi, required, selectStack } from "./project";
 import { recoverStack } from "./recover";
+import { forgetRun, recordRun } from "./runRecords";
 import type { Verb } from "./verb";
 import { sourcesOf } from "./watchChanges";
 
@@ -35,9 +36,11 @@ function dockerProvider(project: Project): void {
  * Runs the CLI with the terminal as its own. Into a log (CI, a pipe, a file) the docker provider's build
  * progress lines, dozens per image, are dropped (buildProgress.ts); resolves with the exit code.
  */
-function run(args: string[], cwd: string): Promise<number> {
+function run(args: string[], cwd: string, reaped?: Set<number>): Promise<number> {
     const tty = process.stdout.isTTY === true;
     const child = spawn(process.env.PULUMI ?? "pulumi", args, { cwd, stdio: ["inherit", tty ? "inherit" : "pipe", tty ? "inherit" : "pipe"] });
+    // Kept until it exits cleanly: if this process dies with it, the record proves its lock dead to a later recover.
+    if (child.pid !== undefined) recordRun(child.pid);
     if (!tty) {
         for (const stream of [child.stdout!, child.stderr!]) {
             readline.createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
@@ -48,7 +51,13 @@ function run(args: string[], cwd: string): Promise<number> {
     }
     return new Promise((resolve, reject) => {
         child.on("error", (e) => reject((e as NodeJS.ErrnoException).code === "ENOENT" ? new Error("the Pulumi CLI is not on PATH: install it or set PULUMI to its path") : e));
-        child.on("close", (code) => resolve(code ?? 1));
+        child.on("close", (code) => {
+            if (child.pid !== undefined) {
+                reaped?.add(child.pid);
+                if (code === 0) forgetRun(child.pid);
+            }
+            resolve(code ?? 1);
+        });
     });
 }
 
@@ -105,12 +114,14 @@ export const up: Verb = {
     ].join("\n"),
     async run(argv) {
         const { project, stack, passed } = prepare(argv);
-        const update = () => run(["up", "--stack", stack, "--yes", "--skip-preview", "--refresh=false", ...passed], project.root);
+        // The CLIs this process saw exit: whatever lock they left, recover may remove.
+        const reaped = new Set<number>();
+        const update = () => run(["up", "--stack", stack, "--yes", "--skip-preview", "--refresh=false", ...passed], project.root, reaped);
         if ((await update()) === 0) return 0;
         explainFailure(project, stack);
         // An interrupted up leaves a container holding the port and a pending create; a failed one may have
         // left them too. What is provably this stack's is cleaned up, then one more try.
-        const recovery = await recoverStack(stack, { force: false, projectDir: project.root });
+        const recovery = await recoverStack(stack, { force: false, projectDir: project.root, reaped });
         if (recovery.locks.length + recovery.resolutions.length + recovery.containers.length === 0) return 1;
         return (await update()) === 0 ? 0 : 1;
     },

@@ -12,6 +12,7 @@ import * as path from "path";
 import { compileErrors } from "./compileErrors";
 import { UsageError, findProject, parseArgs, projectName, projectProgram, required, selectStack } from "./project";
 import { recoverStack } from "./recover";
+import { forgetRun, recordRun } from "./runRecords";
 import type { Verb } from "./verb";
 import type { AppResult, Changes, SourceState } from "./watchChanges";
 import { UpdateQueue, appLine, changes, engineErrors, firstAnswer, isEmpty, sourcesOf, stepsByApp, takeState } from "./watchChanges";
@@ -95,7 +96,7 @@ export async function startWatch(opts: WatchOptions): Promise<Watch> {
         }
         const events: automation.EngineEvent[] = [];
         try {
-            const result = await stack.up({ onEvent: (e) => events.push(e), color: "never" });
+            const result = await recordingCli(() => stack.up({ onEvent: (e) => events.push(e), color: "never" }));
             deployed = now;
             const before = outputs;
             outputs = (result.outputs.apps?.value ?? {}) as typeof outputs;
@@ -203,12 +204,39 @@ function prepare(root: string, command: string | undefined, log: (line: string) 
     return false;
 }
 
+/** The Pulumi CLIs this process started that run now. */
+function cliPids(): number[] {
+    const r = spawnSync("pgrep", ["-P", String(process.pid), "-x", "pulumi"], { encoding: "utf8" });
+    return (r.stdout ?? "").split("\n").filter(Boolean).map(Number);
+}
+
+/**
+ * Runs an update with a record of the CLI the Automation API starts for it (runRecords.ts), looked for every
+ * 250 ms: if the CLI is killed, the next watch or recover can prove its lock dead. A clean update drops it.
+ */
+async function recordingCli<T>(update: () => Promise<T>): Promise<T> {
+    const seen = new Set<number>();
+    const look = () => {
+        for (const pid of cliPids().filter((p) => !seen.has(p))) {
+            seen.add(pid);
+            recordRun(pid);
+        }
+    };
+    const timer = setInterval(look, 250);
+    try {
+        const result = await update();
+        for (const pid of seen) forgetRun(pid);
+        return result;
+    } finally {
+        clearInterval(timer);
+    }
+}
+
 /** Sends `signal` to the Pulumi CLI this process started, if one runs. */
 function signalCli(signal: NodeJS.Signals): void {
-    const r = spawnSync("pgrep", ["-P", String(process.pid), "-x", "pulumi"], { encoding: "utf8" });
-    for (const pid of r.stdout.split("\n").filter(Boolean)) {
+    for (const pid of cliPids()) {
         try {
-            process.kill(Number(pid), signal);
+            process.kill(pid, signal);
         } catch {
             // Gone already.
         }

@@ -109,7 +109,7 @@ describe("dev stack commands on a fresh clone (real Pulumi CLI, real Docker)", f
         fs.writeFileSync(checkpointFile, JSON.stringify(checkpoint));
         assert.equal(JSON.parse(pulumi(["stack", "export", "--stack", "dev"], { PULUMI_CONFIG_PASSPHRASE: "" })).deployment.pending_operations.length, 1);
 
-        // A killed CLI leaves its lock: one whose process still runs is refused, a dead one's is removed.
+        // A killed CLI leaves its lock: one whose process still runs is refused, a dead one's is removed with --force.
         const locks = path.join(clone, ".pulumi-state", ".pulumi", "locks", "organization", "dockyard", "dev");
         fs.mkdirSync(locks, { recursive: true });
         const lockFile = (pid: number) => path.join(locks, `lock-${pid}.json`);
@@ -122,7 +122,13 @@ describe("dev stack commands on a fresh clone (real Pulumi CLI, real Docker)", f
         const dead = spawnSync("true").pid as number;
         fs.writeFileSync(lockFile(dead), JSON.stringify({ pid: dead, username: "root", hostname: os.hostname(), timestamp: "2026-12-02T02:00:39Z" }));
 
-        const r = dev(["recover"]);
+        // Its pid runs no more, but no dockyard command here started it: it could be a container's that shares this
+        // host's name. Refused without --force, and left.
+        const unproven = dev(["recover"]);
+        assert.equal(unproven.code, 1, unproven.out);
+        assert.match(unproven.out, new RegExp(`locked by pid ${dead} of root@${os.hostname()}, .*which does not run in this pid namespace, but no dockyard command here started it`));
+        assert.ok(fs.existsSync(lockFile(dead)), "an unproven lock stays");
+        const r = dev(["recover", "--force"]);
         assert.equal(r.code, 0, r.out);
         assert.match(r.out, new RegExp(`removed the lock of pid ${dead} `));
         assert.deepEqual(fs.readdirSync(locks).filter((f) => f.endsWith(".json")), []);

@@ -680,11 +680,16 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
     // points, then `dockyard recover` and `up`.
 
     /** `dockyard <verb> --stack <name>`, in the engine's project directory, as a person would run it there. */
-    function stackTool(verb: "recover" | "drift", stackName: string): Promise<{ code: number; stdout: string; stderr: string }> {
-        const args = [path.join(repoRoot, "components", "bin", "cli", "main.js"), verb, "--stack", stackName];
+    function stackTool(verb: "recover" | "drift", stackName: string, ...more: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+        const args = [path.join(repoRoot, "components", "bin", "cli", "main.js"), verb, "--stack", stackName, ...more];
         return run(process.execPath, args, { cwd: engine.workDir, env: { ...engine.env, TS_NODE_PROJECT: path.join(repoRoot, "tsconfig.json") } });
     }
-    const recoverStack = (stackName: string) => stackTool("recover", stackName);
+    const recoverStack = (stackName: string, ...more: string[]) => stackTool("recover", stackName, ...more);
+    /**
+     * recover after this suite killed a deploy of its own: the CLI was the Automation API's, which no dockyard
+     * command started, so nothing here proves its lock dead but the suite's word, --force.
+     */
+    const recoverKilled = (stackName: string) => recoverStack(stackName, "--force");
     const driftCheck = (stackName: string) => stackTool("drift", stackName);
 
     /** SIGKILL to the running `pulumi up` of a stack and to every process under it (the provider). */
@@ -743,7 +748,10 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         const { loop, update: dying } = await startRollout("k1");
         killDeploy(stack.name);
         await assert.rejects(dying);
-        assertRecovered(await recoverStack(stack.name));
+        const unproven = await recoverStack(stack.name);
+        assert.equal(unproven.code, 1, unproven.stdout);
+        assert.match(unproven.stderr, /which does not run in this pid namespace, but no dockyard command here started it/);
+        assertRecovered(await recoverKilled(stack.name));
         assert.equal((await up(stack)).result.summary.result, "succeeded");
         await rolledOut();
         const summary = await loop.stop();
@@ -764,7 +772,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         });
         killDeploy(stack.name);
         await assert.rejects(dying);
-        const r = await recoverStack(stack.name);
+        const r = await recoverKilled(stack.name);
         assertRecovered(r);
         assert.match(r.stdout, new RegExp(`took Job ${namespace}/hello into the state: a dead run of this stack made it`));
         // The Job taken back carries the inputs its create was given (the new image): the next up leaves it be,
@@ -787,7 +795,7 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         await waitUntil("the namespace to exist", 120_000, async () => ((await cluster.getJson(["get", "namespaces"])).items.some((n: any) => n.metadata.name === freshNamespace) ? true : undefined));
         killDeploy(other.name);
         await assert.rejects(dying);
-        const r = await recoverStack(other.name);
+        const r = await recoverKilled(other.name);
         assertRecovered(r);
         const { result } = await up(other);
         assert.equal(result.summary.result, "succeeded");
@@ -823,7 +831,10 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         const dead = spawnSync("true").pid as number;
         await put(lockKey("dead"), lock(dead));
 
-        const r = await recoverStack("e2e-docker");
+        const unproven = await recoverStack("e2e-docker");
+        assert.equal(unproven.code, 1, unproven.stdout);
+        assert.match(unproven.stderr, new RegExp(`locked by pid ${dead} of \\S+@${os.hostname()}, .*no dockyard command here started it`));
+        const r = await recoverStack("e2e-docker", "--force");
         assert.equal(r.code, 0, `${r.stdout}${r.stderr}`);
         assert.match(r.stdout, new RegExp(`removed the lock of pid ${dead} of \\S+@${os.hostname()}`));
         assert.match(r.stdout, /cleared the pending create of .*server-workload-container: the next up makes it again/);
@@ -1296,7 +1307,8 @@ automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: "consume
             assert.notEqual(refused.code, 0);
             assert.match(refused.stderr, /currently locked by 1 lock/);
 
-            const recovered = await consumer.dockyard("recover", "--stack", "c1");
+            // The killed CLI was one this suite started, not a dockyard command: --force, as its owner would.
+            const recovered = await consumer.dockyard("recover", "--stack", "c1", "--force");
             assert.equal(recovered.code, 0, `${recovered.stdout}${recovered.stderr}`);
             assert.match(recovered.stdout, /removed the lock of pid \d+ .*: that deploy is not running/);
             assert.match(recovered.stdout, new RegExp(`took Deployment ${ns}/greeter into the state: a dead run of this stack made it`));

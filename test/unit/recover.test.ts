@@ -1,8 +1,13 @@
 // components/cli/recover.ts: reading the CLI's lock error, deciding whether a lock may go, and resolving each
 // pending create against what the cluster holds.
 import { strict as assert } from "assert";
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import type { ClusterObject } from "../../components/internal/cluster";
-import { type PendingOperation, lockFile, locksInError, lockVerdict, pendingObject, refreshArgs, resolvePendingCreates, s3Lock, withTakenObjects } from "../../components/cli/recover";
+import { forgetRun, findRun, recordRun, startTime } from "../../components/cli/runRecords";
+import { type HolderChecks, type PendingOperation, cloudConflict, hostChecks, lockFile, locksInError, lockVerdict, pendingObject, refreshArgs, resolvePendingCreates, s3Lock, withTakenObjects } from "../../components/cli/recover";
 
 const STACK = "dockyard/staging";
 const LOCKED = [
@@ -50,34 +55,92 @@ describe("recover", () => {
     describe("lockVerdict", () => {
         const lock = (hostname: string, pid: number) => ({ url: `file:///locks/${pid}.json`, username: "root", hostname, pid, timestamp: "2026-12-02T21:00:00Z" });
         const reading = (...locks: ReturnType<typeof lock>[]) => ({ locks, unreadable: [] });
-        const alive = new Set([7]);
-        const running = (pid: number) => alive.has(pid);
-        it("a lock on this host whose process is gone may go", () => {
-            assert.deepEqual(lockVerdict(reading(lock("here", 8)), "here", running, false), { removable: true, refusals: [] });
+        // This pid namespace: pid 7 runs (started at tick 700), pid 9 runs as another process than the one recorded
+        // under it (a reused pid), pid 8 runs no more. Dockyard commands here recorded starting 8 and 9.
+        const starts = new Map([[7, "700"], [9, "950"]]);
+        const records = new Map([8, 9].map((pid) => [pid, { pid, bootId: "b", startTime: `${pid}00` }]));
+        const checks = (more: Partial<HolderChecks> = {}): HolderChecks => ({
+            host: "here",
+            running: (pid) => starts.has(pid),
+            startTime: (pid) => starts.get(pid),
+            record: (pid) => records.get(pid),
+            reaped: new Set(),
+            ...more,
+        });
+
+        it("a lock whose holder a dockyard command here started, and which no longer runs, may go", () => {
+            assert.deepEqual(lockVerdict(reading(lock("here", 8)), checks(), false), { removable: true, refusals: [] });
+        });
+        it("a recorded holder whose pid now runs another process (its start time differs) is gone too", () => {
+            assert.deepEqual(lockVerdict(reading(lock("here", 9)), checks(), false), { removable: true, refusals: [] });
+        });
+        it("a lock of a CLI this process started and saw exit may go, record or not", () => {
+            assert.deepEqual(lockVerdict(reading(lock("here", 12)), checks({ reaped: new Set([12]) }), false), { removable: true, refusals: [] });
+        });
+        it("same host name, but a pid no dockyard command of this pid namespace started: refused without --force (a container's deploy)", () => {
+            const v = lockVerdict(reading(lock("here", 12)), checks(), false);
+            assert.equal(v.removable, false);
+            assert.match(v.refusals[0], /locked by pid 12 of root@here, since 2026-12-02T21:00:00Z, which does not run in this pid namespace, but no dockyard command here started it: .*container.*--force$/);
+            assert.deepEqual(lockVerdict(reading(lock("here", 12)), checks(), true), { removable: true, refusals: [] });
         });
         it("a lock on this host whose process runs is refused, even with --force, naming it", () => {
             for (const force of [false, true]) {
-                const v = lockVerdict(reading(lock("here", 7)), "here", running, force);
+                const v = lockVerdict(reading(lock("here", 7)), checks(), force);
                 assert.equal(v.removable, false);
                 assert.match(v.refusals[0], /a deploy is running: pid 7 of root@here, since 2026-12-02T21:00:00Z/);
             }
+            // A recorded holder that still runs with its recorded start time is live too.
+            assert.equal(lockVerdict(reading(lock("here", 8)), checks({ startTime: () => "800" }), true).removable, false);
         });
-        it("a lock of another host is refused unless --force", () => {
-            const v = lockVerdict(reading(lock("there", 8)), "here", running, false);
+        it("a lock on another machine is refused unless forced", () => {
+            const v = lockVerdict(reading(lock("there", 8)), checks(), false);
             assert.equal(v.removable, false);
             assert.match(v.refusals[0], /locked by another machine: pid 8 of root@there.*--force/);
-            assert.deepEqual(lockVerdict(reading(lock("there", 8)), "here", running, true), { removable: true, refusals: [] });
+            assert.deepEqual(lockVerdict(reading(lock("there", 8)), checks(), true), { removable: true, refusals: [] });
         });
         it("one live holder among dead ones keeps them all", () => {
-            assert.equal(lockVerdict(reading(lock("here", 8), lock("here", 7)), "here", running, true).removable, false);
+            assert.equal(lockVerdict(reading(lock("here", 8), lock("here", 7)), checks(), true).removable, false);
         });
         it("a lock it cannot read is never taken for a dead one, --force or not, and is printed as it came", () => {
             for (const force of [false, true]) {
-                const v = lockVerdict({ locks: [lock("here", 8)], unreadable: ["s3://b/x.json: created by ???"] }, "here", running, force);
+                const v = lockVerdict({ locks: [lock("here", 8)], unreadable: ["s3://b/x.json: created by ???"] }, checks(), force);
                 assert.equal(v.removable, false);
                 assert.match(v.refusals[0], /cannot read.*: s3:\/\/b\/x\.json: created by \?\?\?/);
             }
         });
+    });
+
+    it("proves a CLI it recorded dead once it exits, by this pid namespace's records, on this host for real", async () => {
+        const state = fs.mkdtempSync(path.join(os.tmpdir(), "dockyard-runs-test-"));
+        const saved = process.env.XDG_STATE_HOME;
+        process.env.XDG_STATE_HOME = state;
+        try {
+            const child = spawn("sleep", ["30"]);
+            const pid = child.pid!;
+            recordRun(pid);
+            assert.equal(findRun(pid)?.startTime, startTime(pid));
+            const held = { locks: [{ url: "file:///l.json", username: "root", hostname: os.hostname(), pid, timestamp: "t" }], unreadable: [] };
+            assert.match(lockVerdict(held, hostChecks(), false).refusals[0], /a deploy is running: pid \d+/);
+            const exited = new Promise((resolve) => child.on("exit", resolve));
+            child.kill("SIGKILL");
+            await exited;
+            assert.deepEqual(lockVerdict(held, hostChecks(), false), { removable: true, refusals: [] });
+            forgetRun(pid);
+            assert.equal(findRun(pid), undefined);
+            assert.equal(lockVerdict(held, hostChecks(), false).removable, false, "without its record, the same dead pid proves nothing");
+        } finally {
+            if (saved === undefined) delete process.env.XDG_STATE_HOME;
+            else process.env.XDG_STATE_HOME = saved;
+            fs.rmSync(state, { recursive: true, force: true });
+        }
+    });
+
+    it("recognises Pulumi Cloud's refusal, which names no lock, and nothing else as one", () => {
+        const refusal = "error: [409] Conflict: Another update is currently in progress.\nTo learn more about possible reasons and resolution, visit https://www.pulumi.com/docs/troubleshooting/#conflict";
+        assert.equal(cloudConflict(refusal), "[409] Conflict: Another update is currently in progress.");
+        assert.equal(locksInError(refusal), undefined);
+        assert.equal(cloudConflict(LOCKED), undefined);
+        assert.equal(cloudConflict("error: [404] Not Found"), undefined);
     });
 
     it("finds the exact lock object a URL names: a file (relative to the project or absolute), an S3 key", () => {
