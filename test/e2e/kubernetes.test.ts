@@ -245,6 +245,32 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         });
     }
 
+    /**
+     * Runs `work` while reading server's Deployment every 250 ms and for 3 s after it ends: the fewest replicas it
+     * asked for and the fewest ready, as a user's `kubectl get deployment -w` would have seen them.
+     */
+    async function sampledServer<T>(work: Promise<T>): Promise<{ value: T; fewestSpec: number; fewestReady: number; samples: number }> {
+        let fewestSpec = Infinity;
+        let fewestReady = Infinity;
+        let samples = 0;
+        let until = Infinity;
+        const sampler = (async () => {
+            while (Date.now() < until) {
+                const d = await cluster.getJson(["get", "deployment", "server", "-n", namespace]);
+                fewestSpec = Math.min(fewestSpec, d.spec.replicas ?? 1);
+                fewestReady = Math.min(fewestReady, d.status.readyReplicas ?? 0);
+                samples++;
+                await new Promise((r) => setTimeout(r, 250));
+            }
+        })();
+        try {
+            return { value: await work, fewestSpec, fewestReady, samples };
+        } finally {
+            until = Date.now() + 3000;
+            await sampler;
+        }
+    }
+
     /** Evicts a pod through the eviction API as a dry run: what the disruption budget answers, and nothing evicted. */
     async function evictionAnswer(pod: string): Promise<{ code: number; stderr: string }> {
         const eviction = { apiVersion: "policy/v1", kind: "Eviction", metadata: { name: pod, namespace }, deleteOptions: { dryRun: ["All"] } };
@@ -872,6 +898,60 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         await readyServerPods(2, 120_000);
     });
 
+    timed("S1. a secret env value (dockyard:secretEnv): in a Secret the pod references, in no Deployment, state, output or drift report; a new value rolls the pods; a secret inside dockyard:apps is refused by key", async () => {
+        const keys = [`e2e-key-${randomBytes(12).toString("hex")}`, `e2e-key-${randomBytes(12).toString("hex")}`];
+        const leaked = (text: string) => keys.find((k) => text.includes(k));
+        /** server's pods once every one runs with the env Secret `name` in its template, Ready, two of them. */
+        const onSecret = (name: string) =>
+            waitUntil(`server's pods on Secret ${name}`, 180_000, async () => {
+                const pods = (await serverPods()).filter((p) => !p.metadata.deletionTimestamp);
+                const ref = (p: any) => p.spec.containers[0].env.find((e: any) => e.name === "API_KEY")?.valueFrom?.secretKeyRef?.name;
+                return pods.length === 2 && pods.every((p) => ref(p) === name && isReady(p)) ? pods.map((p) => p.metadata.name as string) : undefined;
+            });
+        const secretNames: string[] = [];
+        let pods: string[] = [];
+        for (const key of keys) {
+            // As `pulumi config set --secret --path dockyard:secretEnv.server.API_KEY` leaves it: the whole key secret.
+            await stack.setConfig("dockyard:secretEnv", { value: JSON.stringify({ server: { API_KEY: key } }), secret: true });
+            const preview = await stack.preview({ diff: true, color: "never" });
+            const events: automation.EngineEvent[] = [];
+            const result = await stack.up({ onEvent: (e) => events.push(e), color: "never" });
+            assert.equal(result.summary.result, "succeeded");
+            const deployment = await cluster.getJson(["get", "deployment", "server", "-n", namespace]);
+            const ref = deployment.spec.template.spec.containers[0].env.find((e: any) => e.name === "API_KEY");
+            assert.deepEqual(Object.keys(ref).sort(), ["name", "valueFrom"], "a reference, not a value");
+            const secret = await cluster.getJson(["get", "secret", ref.valueFrom.secretKeyRef.name, "-n", namespace]);
+            assert.equal(Buffer.from(secret.data.API_KEY, "base64").toString(), key, "the Secret holds the value");
+            secretNames.push(secret.metadata.name);
+            const rolled = await onSecret(secret.metadata.name);
+            if (pods.length > 0) assert.deepEqual(rolled.filter((p) => pods.includes(p)), [], "a new value rolled every pod");
+            pods = rolled;
+            const drift = await driftCheck(stack.name);
+            assert.equal(drift.code, 0, `${drift.stdout}${drift.stderr}`);
+            const state = JSON.stringify(await stack.exportStack());
+            const seen = { preview: preview.stdout + preview.stderr, up: result.stdout + result.stderr, events: JSON.stringify(events), deployment: JSON.stringify(deployment), state, drift: drift.stdout + drift.stderr };
+            for (const [where, text] of Object.entries(seen)) assert.equal(leaked(text), undefined, `the value shows in the ${where}`);
+        }
+        assert.notEqual(secretNames[0], secretNames[1], "a new value, a new Secret");
+        assert.equal((await cluster.kubectl(["get", "secret", secretNames[0], "-n", namespace])).code, 1, "the old Secret is gone");
+
+        // The same value set inside dockyard:apps: Pulumi marks all of apps secret, so it is refused by key, before anything changes.
+        await stack.removeConfig("dockyard:secretEnv");
+        const apps = JSON.parse(appsConfig(refs.server, refs.hello));
+        apps.server.env = { ...apps.server.env, API_KEY: keys[1] };
+        await stack.setConfig("dockyard:apps", { value: JSON.stringify(apps), secret: true });
+        const refused = await stack.preview({ color: "never" }).then(
+            () => assert.fail("a secret inside dockyard:apps was previewed"),
+            (e: Error) => e.message,
+        );
+        assert.match(refused, /dockyard:apps: holds a secret value, but Pulumi marks the whole key secret .* dockyard:secretEnv/);
+        assert.equal(leaked(refused), undefined, "the refusal prints no value");
+        // Back as the steps after it expect: no secret env, the pods on plain values again.
+        await configure();
+        assert.equal((await up(stack)).result.summary.result, "succeeded");
+        await readyServerPods(2, 180_000);
+    });
+
     timed("R1. the registry's password rotated: after config set --secret and up, pods roll onto a new pull Secret with zero failed requests; the old one is gone", async function () {
         if (!cluster.local) this.skip();
         const [before] = await serverPods();
@@ -1003,10 +1083,11 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
     timed("N4. autoscale on the request rate and CPU: the HPA scales server out under load, reading Prometheus through the custom metrics API and metrics-server through the resource metrics API, and a refreshed preview shows no changes meanwhile", async function () {
         if (nodes().length < 2) this.skip();
         await configure(customMetrics, { autoscale });
-        const { ops } = await up(stack);
-        assert.deepEqual(ops, ["create kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "update kubernetes:apps/v1:Deployment"]);
-        const handedOver = await cluster.getJson(["get", "deployment", "server", "-n", namespace]);
-        console.log(`      right after the switch to autoscale the Deployment asks for ${handedOver.spec.replicas} replicas`);
+        // From 2 fixed replicas to an autoscaler of at least 2: server-side apply must not reset the count to 1 meanwhile.
+        const switched = await sampledServer(up(stack));
+        assert.deepEqual(switched.value.ops, ["create kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "update kubernetes:apps/v1:Deployment"]);
+        console.log(`      during the switch to autoscale (${switched.samples} samples): at least ${switched.fewestSpec} replicas asked for, ${switched.fewestReady} ready`);
+        assert.ok(switched.samples > 3 && switched.fewestSpec >= 2 && switched.fewestReady >= 2, `capacity dropped during the switch: ${JSON.stringify(switched)}`);
         const hpa = await cluster.getJson(["get", "hpa", "server", "-n", namespace]);
         assert.deepEqual([hpa.spec.minReplicas, hpa.spec.maxReplicas], [2, 4]);
         assert.deepEqual(hpa.spec.metrics, [
@@ -1120,7 +1201,10 @@ describe("Kubernetes end to end: real cluster, registry and engine", function ()
         await pushServer("v4");
         stagingCommit = "e2e0000000000002";
         await configure();
-        await up(stack);
+        // Staging's server goes back from the autoscaler (N4, N5) to 2 fixed replicas, rolling a new image meanwhile.
+        const back = await sampledServer(up(stack));
+        console.log(`      back to fixed replicas (${back.samples} samples): at least ${back.fewestSpec} asked for, ${back.fewestReady} ready`);
+        assert.ok(back.samples > 3 && back.fewestSpec >= 2 && back.fewestReady >= 2, `capacity dropped on the switch back: ${JSON.stringify(back)}`);
         await up(prod!);
         const serverAfter = await waitUntil("prod's old server pods to be gone", 120_000, async () => {
             const ids = await imageIds(prodNamespace, "server");
